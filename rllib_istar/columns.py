@@ -1,0 +1,37 @@
+"""Names of the data fields that travel between the pieces, in one place.
+
+Episode fields are written by :class:`rllib_istar.rollout.LLMEnvRunner` and read
+by the learner connector; row columns are the connector's output (one row per
+env step, see docs/ARCHITECTURE.md "Step rows").
+"""
+
+# --- SingleAgentEpisode.extra_model_outputs, one entry per env step ---
+PROMPT_IDS = "prompt_ids"          # list[int]: the exact prompt ids given to the generator
+RESPONSE_IDS = "response_ids"      # list[int]: the exact sampled ids (token in, token out)
+ROLLOUT_LOGP = "rollout_logp"      # list[float]: sampled tokens' log-probs at rollout time
+PROMPT_TEXT = "prompt_text"        # str: the rendered prompt (for evaluation logs)
+ACTION_VALID = "is_action_valid"   # bool: the env's parser accepted the response
+ENV_REWARD_RAW = "env_reward_raw"  # float: the env's reward before the invalid penalty
+
+# --- SingleAgentEpisode.custom_data, one entry per trajectory ---
+GROUP_ID = "group_id"              # str: unique per task group (shared by its trajectories)
+TRAJ_ID = "traj_id"                # str: unique per trajectory
+TASK_SEED = "task_seed"            # int: the env seed shared by the group
+OUTCOME = "outcome"                # float: r_o(tau), see IStarConfig.outcome
+WON = "won"                        # bool
+NUM_INVALID = "num_invalid"        # int: invalid actions in the trajectory
+
+# --- learner rows (N = env steps, M = trajectories, L = padded length) ---
+INPUT_IDS = "input_ids"            # (N, L) long
+ATTENTION_MASK = "attention_mask"  # (N, L) long
+RESPONSE_MASK = "response_mask"    # (N, L) float, 1 on response tokens only
+OLD_LOGP = "old_logp"              # (N, L) float, pi_old log-probs (learner numerics)
+STEP_TRAJ = "step_traj"            # (N,) long, trajectory index 0..M-1
+STEP_GROUP = "step_group"          # (N,) long, group index
+STEP_INDEX = "step_index"          # (N,) long, t inside the trajectory
+ENV_REWARD = "env_reward"          # (N,) float, env reward incl. invalid penalty
+ANCHOR = "anchor"                  # (N,) long, anchor-state id (GiGPO)
+ADVANTAGES = "advantages"          # (N,) or (N, L) float
+TRAJ_OUTCOME = "traj_outcome"      # (M,) float
+TRAJ_GROUP = "traj_group"          # (M,) long
+TRAJ_WON = "traj_won"              # (M,) float, 1.0 if the trajectory won

@@ -1,0 +1,95 @@
+"""Learner connector: token episodes -> padded step rows (one row per env step).
+
+A step is the unit of credit (ALGORITHM.md "Objects"), so each env step
+becomes one row ``prompt_ids ++ response_ids`` with a response mask; the
+trajectory and group tables ride along. Ids are taken exactly as generated
+(never re-tokenised). Groups are numbered in order of first appearance and
+every row of a group stays in the batch (the learner never splits groups).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+import torch
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+
+from rllib_istar import columns as C
+from rllib_istar.core.gigpo import anchor_ids
+
+
+def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torch.Tensor]:
+    """Build the step-row batch from finished ``SingleAgentEpisode``s.
+
+    Returns (N env steps, M trajectories, L = longest prompt+response):
+        ``input_ids (N, L) long`` right-padded with ``pad_id`` (any valid id:
+        padding sits after the real tokens and is masked, so it never matters);
+        ``attention_mask (N, L) long``; ``response_mask (N, L) float`` (1 on
+        response tokens only: prompt and padding are 0); ``rollout_logp (N, L)``
+        (0 off the response); ``step_traj``, ``step_group``, ``step_index``,
+        ``anchor`` ``(N,) long``; ``env_reward (N,) float``;
+        ``traj_outcome (M,) float``; ``traj_group (M,) long``; ``traj_won (M,) float``.
+
+    Example: one trajectory with steps (prompt [5, 6], response [7]) and
+    (prompt [5], response [8, 9]) gives ``input_ids [[5,6,7],[5,8,9]]`` and
+    ``response_mask [[0,0,1],[0,1,1]]``.
+    """
+    group_index: Dict[str, int] = {}
+    rows: List[tuple] = []
+    traj_outcome, traj_group, traj_won = [], [], []
+    step_traj, step_group, step_index, env_reward, anchor_keys = [], [], [], [], []
+    for m, ep in enumerate(episodes):
+        g = group_index.setdefault(ep.custom_data[C.GROUP_ID], len(group_index))
+        traj_outcome.append(float(ep.custom_data[C.OUTCOME]))
+        traj_group.append(g)
+        traj_won.append(float(bool(ep.custom_data.get(C.WON, False))))
+        prompts = ep.get_extra_model_outputs(C.PROMPT_IDS)
+        responses = ep.get_extra_model_outputs(C.RESPONSE_IDS)
+        logps = ep.get_extra_model_outputs(C.ROLLOUT_LOGP)
+        observations = ep.get_observations()
+        rewards = ep.get_rewards()
+        for t in range(len(ep)):
+            rows.append((list(prompts[t]), list(responses[t]), list(logps[t])))
+            step_traj.append(m)
+            step_group.append(g)
+            step_index.append(t)
+            env_reward.append(float(rewards[t]))
+            anchor_keys.append(observations[t])
+    n = len(rows)
+    length = max((len(p) + len(r) for p, r, _ in rows), default=1)
+    input_ids = torch.full((n, length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((n, length), dtype=torch.long)
+    response_mask = torch.zeros((n, length), dtype=torch.float32)
+    rollout_logp = torch.zeros((n, length), dtype=torch.float32)
+    for i, (prompt, response, logp) in enumerate(rows):
+        p, r = len(prompt), len(response)
+        input_ids[i, : p + r] = torch.tensor(prompt + response, dtype=torch.long)
+        attention_mask[i, : p + r] = 1
+        response_mask[i, p : p + r] = 1.0
+        rollout_logp[i, p : p + r] = torch.tensor(logp, dtype=torch.float32)
+    step_group_t = torch.tensor(step_group, dtype=torch.long)
+    return {
+        C.INPUT_IDS: input_ids,
+        C.ATTENTION_MASK: attention_mask,
+        C.RESPONSE_MASK: response_mask,
+        "rollout_logp": rollout_logp,
+        C.STEP_TRAJ: torch.tensor(step_traj, dtype=torch.long),
+        C.STEP_GROUP: step_group_t,
+        C.STEP_INDEX: torch.tensor(step_index, dtype=torch.long),
+        C.ENV_REWARD: torch.tensor(env_reward, dtype=torch.float32),
+        C.ANCHOR: anchor_ids(step_group_t, anchor_keys) if n else torch.zeros(0, dtype=torch.long),
+        C.TRAJ_OUTCOME: torch.tensor(traj_outcome, dtype=torch.float32),
+        C.TRAJ_GROUP: torch.tensor(traj_group, dtype=torch.long),
+        C.TRAJ_WON: torch.tensor(traj_won, dtype=torch.float32),
+    }
+
+
+class EpisodesToStepRows(ConnectorV2):
+    """ConnectorV2 piece wrapping :func:`episodes_to_rows` for the IStar learner.
+
+    Output: ``batch["step_rows"]`` (the dict above).
+    """
+
+    def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None,
+                 metrics=None, **kwargs):
+        batch["step_rows"] = episodes_to_rows(episodes)
+        return batch

@@ -1,0 +1,211 @@
+"""Losses that train the implicit PRM (ALGORITHM.md §2 and PRIME, §5).
+
+* :func:`preference_pairs` builds ``(winner, loser)`` trajectory pairs inside
+  each group from the outcomes.
+* :func:`trajectory_dpo_loss` is the trajectory-level DPO loss with the
+  rolling reference ``pi_old``: ``Q(tau) = agg_t step_logratio(t)`` and
+  ``L = -mean_pairs log sigmoid(beta * (Q(tau+) - Q(tau-)))``.
+* :func:`prime_ce_loss` is PRIME's cross-entropy on binary outcomes
+  (arXiv 2502.01456): the summed implicit reward of a row is a logit.
+
+Metric values are 0-dim detached tensors (no device sync), except counts
+read from shapes, which are python floats.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from rllib_istar.core.segments import compact_ids, masked_sum, seg_mean, seg_sum
+
+__all__ = [
+    "DPOOutput",
+    "CEOutput",
+    "TRAJ_AGGREGATIONS",
+    "preference_pairs",
+    "groups_without_pairs",
+    "pair_accuracy",
+    "trajectory_logratio",
+    "trajectory_dpo_loss",
+    "prime_ce_loss",
+]
+
+#: How step log-ratios become a trajectory score ``Q(tau)`` (ALGORITHM.md §2):
+#: ``sum`` is the paper's theorem, ``mean`` the authors' released code.
+TRAJ_AGGREGATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
+    "sum": seg_sum,
+    "mean": seg_mean,
+}
+
+
+class DPOOutput(NamedTuple):
+    """``loss``: scalar; ``metrics``: dict; ``traj_logratio``: ``(M,)`` Q per trajectory, detached."""
+
+    loss: torch.Tensor
+    metrics: dict
+    traj_logratio: torch.Tensor
+
+
+class CEOutput(NamedTuple):
+    """``loss``: scalar; ``metrics``: dict (``ce_loss``, ``acc``, ``num_rows``)."""
+
+    loss: torch.Tensor
+    metrics: dict
+
+
+def _zero_loss(x: torch.Tensor) -> torch.Tensor:
+    """A 0-dim zero that keeps ``x``'s graph (zero, finite gradient even if ``x`` has nan)."""
+    return torch.where(torch.zeros_like(x, dtype=torch.bool), x, torch.zeros_like(x)).sum()
+
+
+def preference_pairs(outcomes: torch.Tensor, group_ids: torch.Tensor,
+                     margin: float = 0.0) -> torch.Tensor:
+    """All within-group ``(winner, loser)`` pairs with ``outcome[w] - outcome[l] > margin``.
+
+    Shapes: ``outcomes (M,)`` float, ``group_ids (M,)`` int (any values) ->
+    ``(P, 2)`` long of trajectory indices ``0..M-1``. ALGORITHM.md §2:
+    binary success gives every success x every failure; graded outcomes
+    give every pair differing by more than ``margin`` (``margin >= 0``).
+    Rows are sorted by group id, then winner, then loser.
+
+    >>> preference_pairs(torch.tensor([1., 0., 0., 1., 0.]), torch.tensor([0, 0, 0, 0, 1])).tolist()
+    [[0, 1], [0, 2], [3, 1], [3, 2]]
+    """
+    if margin < 0:
+        raise ValueError(f"pair margin must be >= 0, got {margin}")
+    outcomes = outcomes.detach()
+    same = group_ids[:, None] == group_ids[None, :]
+    better = (outcomes[:, None] - outcomes[None, :]) > margin
+    pairs = torch.nonzero(same & better, as_tuple=False)  # row-major: (winner, loser) sorted
+    if pairs.numel() == 0:
+        return torch.zeros((0, 2), dtype=torch.long, device=outcomes.device)
+    order = torch.sort(group_ids[pairs[:, 0]], stable=True).indices
+    return pairs[order].long()
+
+
+def groups_without_pairs(outcomes: torch.Tensor, group_ids: torch.Tensor,
+                         margin: float = 0.0) -> int:
+    """Number of groups that yield no preference pair (the cold-start count, §2).
+
+    Shapes: ``outcomes (M,)``, ``group_ids (M,)`` -> python int.
+
+    >>> groups_without_pairs(torch.tensor([1., 0., 1., 1.]), torch.tensor([0, 0, 1, 1]))
+    1
+    """
+    gid, num_groups = compact_ids(group_ids)
+    pairs = preference_pairs(outcomes, gid, margin)
+    with_pairs = torch.unique(gid[pairs[:, 0]]).numel() if pairs.numel() else 0
+    return num_groups - with_pairs
+
+
+def pair_accuracy(traj_logratio: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Fraction of pairs with ``Q(tau+) > Q(tau-)`` (0 when there is no pair).
+
+    Shapes: ``traj_logratio (M,)``, ``pairs (P, 2)`` long -> 0-dim detached.
+
+    >>> pair_accuracy(torch.tensor([2., 1., 3.]), torch.tensor([[0, 1], [0, 2]])).item()
+    0.5
+    """
+    q = traj_logratio.detach()
+    if pairs.shape[0] == 0:
+        return q.new_zeros(())
+    return (q[pairs[:, 0]] > q[pairs[:, 1]]).to(q.dtype).mean()
+
+
+def trajectory_logratio(step_logratio: torch.Tensor, traj_ids: torch.Tensor,
+                        num_trajectories: int, agg: str = "sum") -> torch.Tensor:
+    """``Q(tau) = agg`` over the steps of ``tau`` of the step log-ratios (§2).
+
+    Shapes: ``step_logratio (N,)``, ``traj_ids (N,)`` long in ``0..M-1`` ->
+    ``(M,)``; differentiable. ``agg`` in ``TRAJ_AGGREGATIONS`` (sum, mean).
+
+    >>> trajectory_logratio(torch.tensor([1., 3., 2.]), torch.tensor([0, 0, 1]), 2, "mean").tolist()
+    [2.0, 2.0]
+    """
+    if agg not in TRAJ_AGGREGATIONS:
+        raise ValueError(f"unknown trajectory aggregation {agg!r}; valid: "
+                         + ", ".join(sorted(TRAJ_AGGREGATIONS)))
+    return TRAJ_AGGREGATIONS[agg](step_logratio, traj_ids, num_trajectories)
+
+
+def trajectory_dpo_loss(step_logratio: torch.Tensor, traj_ids: torch.Tensor, pairs: torch.Tensor,
+                        beta: float, agg: str = "sum",
+                        num_trajectories: int | None = None) -> DPOOutput:
+    """Trajectory-level DPO loss of the implicit PRM (ALGORITHM.md §2).
+
+    Shapes: ``step_logratio (N,)`` float, the unscaled per-step
+    ``sum_k (log pi_phi - log pi_old)`` (:func:`step_rewards.step_logratio`),
+    **not detached** (it must carry the PRM's graph); ``traj_ids (N,)``
+    long, the trajectory index ``0..M-1`` of each step (the index space of
+    ``pairs``); ``pairs (P, 2)`` long ``(winner, loser)``. ``num_trajectories``
+    defaults to ``1 + max(traj_ids, pairs)``.
+
+        Q(tau) = agg_t step_logratio(t);  loss = -mean_p log sigmoid(beta (Q(w) - Q(l)))
+
+    No pairs gives a zero loss that keeps the graph (zero gradients, no
+    NaN). Steps of trajectories in no pair get exactly zero gradient.
+    Metrics: ``dpo_loss``, ``pair_acc`` (0 when ``num_pairs`` is 0),
+    ``num_pairs``, ``margin_mean`` (mean of ``Q(w) - Q(l)``, 0 without pairs).
+
+    Example: two one-step trajectories, Q = (1, 0), beta 1:
+    ``-log sigmoid(1) = 0.3133``.
+
+    >>> out = trajectory_dpo_loss(torch.tensor([1., 0.]), torch.tensor([0, 1]),
+    ...                           torch.tensor([[0, 1]]), beta=1.0)
+    >>> round(out.loss.item(), 4), out.metrics["pair_acc"].item(), out.metrics["num_pairs"]
+    (0.3133, 1.0, 1.0)
+    """
+    traj_ids = traj_ids.long()
+    pairs = pairs.long().reshape(-1, 2)
+    if num_trajectories is None:
+        top = [int(traj_ids.max()) if traj_ids.numel() else -1,
+               int(pairs.max()) if pairs.numel() else -1]
+        num_trajectories = max(top) + 1
+    q = trajectory_logratio(step_logratio, traj_ids, num_trajectories, agg)
+    num_pairs = int(pairs.shape[0])
+    if num_pairs == 0:
+        loss = _zero_loss(step_logratio)
+        zero = loss.detach()
+        metrics = {"dpo_loss": zero, "pair_acc": zero, "num_pairs": 0.0, "margin_mean": zero}
+        return DPOOutput(loss, metrics, q.detach())
+    delta = q[pairs[:, 0]] - q[pairs[:, 1]]
+    loss = -F.logsigmoid(beta * delta).mean()
+    metrics = {
+        "dpo_loss": loss.detach(),
+        "pair_acc": pair_accuracy(q, pairs),
+        "num_pairs": float(num_pairs),
+        "margin_mean": delta.detach().mean(),
+    }
+    return DPOOutput(loss, metrics, q.detach())
+
+
+def prime_ce_loss(token_logratio: torch.Tensor, response_mask: torch.Tensor,
+                  labels: torch.Tensor, beta: float) -> CEOutput:
+    """PRIME's implicit-PRM cross-entropy on binary outcomes (arXiv 2502.01456).
+
+    Shapes: ``token_logratio (N, T)`` float, unscaled ``log pi_phi - log
+    pi_old`` per token; ``response_mask (N, T)``; ``labels (N,)`` in {0, 1}
+    (the outcome of the row's trajectory). Per row the logit is
+    ``r = beta * sum_{masked k} token_logratio``; the loss is the mean over
+    rows of ``BCEWithLogits(r, label)``. Metrics: ``ce_loss``, ``acc``
+    (fraction of rows with ``r > 0`` exactly when ``label == 1``),
+    ``num_rows``.
+
+    Example: r = 1 * (2 + 0) = 2 with label 1: ``log(1 + e^-2) = 0.1269``.
+
+    >>> out = prime_ce_loss(torch.tensor([[2., 0., 9.]]), torch.tensor([[1, 1, 0]]),
+    ...                     torch.tensor([1.]), beta=1.0)
+    >>> round(out.loss.item(), 4), out.metrics["acc"].item()
+    (0.1269, 1.0)
+    """
+    logits = beta * masked_sum(token_logratio, response_mask, dim=-1)
+    target = labels.to(logits.dtype).detach()
+    if logits.numel() == 0:
+        loss = _zero_loss(token_logratio)
+        zero = loss.detach()
+        return CEOutput(loss, {"ce_loss": zero, "acc": zero, "num_rows": 0.0})
+    loss = F.binary_cross_entropy_with_logits(logits, target)
+    acc = ((logits.detach() > 0) == (target > 0.5)).to(logits.dtype).mean()
+    return CEOutput(loss, {"ce_loss": loss.detach(), "acc": acc, "num_rows": float(logits.numel())})

@@ -1,0 +1,41 @@
+"""Text environments for LLM agents (``str`` observations and actions).
+
+* :class:`TextEnv`: the gymnasium base class (interface in docs/ARCHITECTURE.md).
+* :class:`KeyCorridorEnv` (``rllib_istar/KeyCorridor-v0``): a tiny
+  credit-assignment toy; :class:`SokobanTextEnv` (``rllib_istar/Sokoban-v0``):
+  text Sokoban on gym_sokoban (``pip install 'rllib_istar[sokoban]'``), imported
+  lazily.
+* :func:`make_text_env`, :func:`register_text_env`, :func:`register_envs`
+  (also registers with RLlib), :func:`registered_env_ids`, :func:`all_vocabulary`.
+* :func:`parse_action` and :class:`PromptTemplate`.
+
+Importing this package registers the gymnasium ids; it does not import Ray or
+gym_sokoban.
+"""
+from __future__ import annotations
+
+from .base import TextEnv
+from .parsing import ACTION_FORMATS, MAX_SCAN_CHARS, ParsedAction, parse_action
+from .prompts import PromptTemplate
+from .registry import (KEY_CORRIDOR_ID, SOKOBAN_ID, UnknownEnvError, _register_gymnasium,
+                       _REGISTRY, all_vocabulary, make_text_env, register_envs,
+                       register_text_env, registered_env_ids)
+from .toy import KeyCorridorEnv
+
+__all__ = ["TextEnv", "KeyCorridorEnv", "SokobanTextEnv", "PromptTemplate", "ParsedAction",
+           "parse_action", "ACTION_FORMATS", "MAX_SCAN_CHARS", "UnknownEnvError",
+           "SOKOBAN_ID", "KEY_CORRIDOR_ID", "make_text_env", "register_envs",
+           "register_text_env", "registered_env_ids", "all_vocabulary"]
+
+
+def __getattr__(name: str):
+    if name == "SokobanTextEnv":  # lazy: keeps gym_sokoban out of plain imports
+        from .sokoban import SokobanTextEnv
+
+        return SokobanTextEnv
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+for _env_id, (_factory, _) in list(_REGISTRY.items()):
+    _register_gymnasium(_env_id, _factory)
+del _env_id, _factory

@@ -1,0 +1,195 @@
+"""``TextEnv``: the gymnasium base class of every text environment.
+
+Observations and actions are ``str``. A subclass provides:
+
+* ``DEFAULT_CONFIG`` (class dict): every env_config key it accepts with its
+  default; must contain the shared keys ``action_format`` ("tags" | "bare") and
+  ``max_steps``. An unknown key raises ``ValueError`` naming the key and the
+  valid keys, so a typo is never silently ignored. ``_validate_config`` checks
+  values.
+* ``PROMPT`` (a :class:`~rllib_istar.envs.prompts.PromptTemplate`) and
+  ``_extra_vocabulary()`` (observation symbols, action words, numbers).
+* ``_reset_task(task_seed, options) -> obs``, ``_apply(action) -> (obs, reward,
+  terminated, won)``, ``_noop() -> (obs, reward)``, ``admissible_actions()``,
+  ``_task_id()`` and ``_observation_charset()``.
+
+The base class handles seeding (``super().reset(seed=...)``; the task seed is
+``seed`` itself when given, otherwise drawn from ``self.np_random``), parsing of
+the action text (:func:`~rllib_istar.envs.parsing.parse_action`), the step
+counter, truncation at ``max_steps``, the info dict (``won``,
+``is_action_valid``, ``task_id``, ``action`` plus ``parse_reason`` and
+``step``) and the prompt. An invalid action is a no-op: the step counter
+advances, the state does not, and the reward is the env's own no-op reward
+(the runner applies any invalid-action penalty).
+"""
+from __future__ import annotations
+
+import string
+from typing import Any, ClassVar
+
+import gymnasium
+from gymnasium import spaces
+
+from .parsing import ACTION_FORMATS, ParsedAction, parse_action
+from .prompts import PromptTemplate
+
+__all__ = ["TextEnv", "ACTION_CHARSET", "MAX_ACTION_CHARS"]
+
+#: Characters of the action space (generated responses may contain anything;
+#: ``step`` accepts any ``str``, this only bounds ``action_space.sample()``).
+ACTION_CHARSET = string.printable
+#: ``action_space.max_length``: far above any response length in use.
+MAX_ACTION_CHARS = 32768
+
+
+class TextEnv(gymnasium.Env):
+    """Base class of text environments (see the module docstring)."""
+
+    metadata: ClassVar[dict] = {"render_modes": ["ansi"], "render_fps": 4}
+    DEFAULT_CONFIG: ClassVar[dict[str, Any]] = {"action_format": "tags", "max_steps": 10}
+    PROMPT: ClassVar[PromptTemplate]
+    #: Upper bound on ``len(observation)``, used for ``observation_space``.
+    MAX_OBS_CHARS: ClassVar[int] = 4096
+
+    def __init__(self, env_config: dict | None = None, *, render_mode: str | None = None,
+                 **kwargs: Any):
+        self.config = self.resolve_config(env_config, kwargs)
+        self._validate_config(self.config)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} not supported; "
+                             f"valid: {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        self.action_format: str = self.config["action_format"]
+        self.max_steps: int = int(self.config["max_steps"])
+        self.observation_space = spaces.Text(max_length=self._max_obs_chars(), min_length=1,
+                                             charset=self._observation_charset())
+        self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0,
+                                        charset=ACTION_CHARSET)
+        self._steps = 0
+        self._obs: str | None = None
+        self._done = True
+        self._won = False
+        self._task_seed: int | None = None
+
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def config_keys(cls) -> list[str]:
+        """The env_config keys this env accepts (sorted)."""
+        return sorted(cls.DEFAULT_CONFIG)
+
+    @classmethod
+    def resolve_config(cls, env_config: dict | None, overrides: dict | None = None) -> dict:
+        """Merge ``env_config`` and keyword ``overrides`` into the defaults.
+
+        Raises ``ValueError`` naming any unknown key and listing the valid keys.
+        """
+        given = dict(env_config or {})
+        given.update(overrides or {})
+        unknown = sorted(k for k in given if k not in cls.DEFAULT_CONFIG)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown env_config key(s) {unknown}; "
+                             f"valid keys: {cls.config_keys()}")
+        cfg = dict(cls.DEFAULT_CONFIG)
+        cfg.update(given)
+        return cfg
+
+    def _validate_config(self, cfg: dict) -> None:
+        """Check values; subclasses extend (call super)."""
+        if cfg["action_format"] not in ACTION_FORMATS:
+            raise ValueError(f"{type(self).__name__}: action_format must be one of "
+                             f"{list(ACTION_FORMATS)}, got {cfg['action_format']!r}")
+        steps = cfg["max_steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"{type(self).__name__}: max_steps must be an int >= 1, "
+                             f"got {steps!r}")
+
+    # -------------------------------------------------------------- gymnasium
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a new task; deterministic in ``seed``. Returns ``(obs, info)``."""
+        super().reset(seed=seed)
+        if seed is not None:
+            task_seed = int(seed)
+        else:
+            task_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self._task_seed = task_seed
+        self._steps = 0
+        self._won = False
+        self._done = False
+        self._obs = self._reset_task(task_seed, options)
+        return self._obs, self._info(ParsedAction(None, True, "reset"))
+
+    def step(self, action_text: str):
+        """Parse ``action_text`` and apply it; an invalid action is a no-op."""
+        if self._done:
+            raise RuntimeError(f"{type(self).__name__}.step() called before reset() or "
+                               "after the episode ended; call reset()")
+        parsed = parse_action(action_text, self.admissible_actions(), self.action_format)
+        self._steps += 1
+        if parsed.valid:
+            obs, reward, terminated, won = self._apply(parsed.action)
+        else:
+            (obs, reward), terminated, won = self._noop(), False, False
+        self._won = bool(won)
+        truncated = (not terminated) and self._steps >= self.max_steps
+        self._done = bool(terminated or truncated)
+        self._obs = obs
+        return obs, float(reward), bool(terminated), bool(truncated), self._info(parsed)
+
+    def render(self):
+        """``"ansi"``: the current observation text; ``None`` without a render_mode."""
+        if self.render_mode == "ansi":
+            return self._obs
+        return None
+
+    def _info(self, parsed: ParsedAction) -> dict:
+        return {"won": self._won, "is_action_valid": parsed.valid,
+                "task_id": self._task_id(), "action": parsed.action,
+                "parse_reason": parsed.reason, "step": self._steps}
+
+    # ----------------------------------------------------------------- prompt
+    def render_prompt(self, observation: str, history: list[tuple[str, str]]) -> str:
+        """Instruction + the given (observation, action) pairs + ``observation`` +
+        admissible actions + the format hint for ``action_format``."""
+        return self.PROMPT.render(observation, history, self.admissible_actions(),
+                                  self.action_format, step=self._steps,
+                                  max_steps=self.max_steps)
+
+    @classmethod
+    def vocabulary(cls) -> list[str]:
+        """Every whitespace-separated word prompts and actions can contain (sorted)."""
+        words = set(cls.PROMPT.words()) | set(cls._extra_vocabulary())
+        return sorted(w for w in words if w)
+
+    # ------------------------------------------------------ subclass contract
+    @classmethod
+    def _extra_vocabulary(cls) -> list[str]:
+        raise NotImplementedError
+
+    def _max_obs_chars(self) -> int:
+        """Upper bound on ``len(observation)`` (``observation_space.max_length``)."""
+        return self.MAX_OBS_CHARS
+
+    def _observation_charset(self) -> str:
+        """Characters observations are made of (bounds ``observation_space``)."""
+        return string.ascii_letters + string.digits + " \t\n"
+
+    def admissible_actions(self) -> list[str]:
+        """Actions valid in the current state."""
+        raise NotImplementedError
+
+    def _reset_task(self, task_seed: int, options: dict | None) -> str:
+        raise NotImplementedError
+
+    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+        raise NotImplementedError
+
+    def _noop(self) -> tuple[str, float]:
+        raise NotImplementedError
+
+    def _task_id(self) -> str:
+        return f"{type(self).__name__}-s{self._task_seed}"
+
+    @property
+    def current_observation(self) -> str | None:
+        """The latest observation (``None`` before the first reset)."""
+        return self._obs

@@ -1,0 +1,126 @@
+"""Action parsers: turn an LLM response into one admissible env action.
+
+``parse_action(text, admissible, action_format)`` never raises. It returns a
+:class:`ParsedAction` whose ``action`` is the admissible action (spelled as in
+``admissible``) when ``valid`` is True, and ``None`` otherwise; ``reason`` is a
+short human-readable explanation ("ok" when valid).
+
+Exact rules (both formats):
+
+* Only the first :data:`MAX_SCAN_CHARS` (4096) characters of the response are
+  looked at; anything after that is ignored (so a tag that closes later does
+  not count). Non-``str`` input (``None``, numbers, ...) is invalid; ``bytes``
+  are decoded as UTF-8 with replacement characters.
+* Matching is case-insensitive: the scanned text and the admissible actions are
+  lower-cased. Internal runs of whitespace in a candidate collapse to one space.
+* A candidate is stripped of surrounding whitespace and of the characters in
+  :data:`STRIP_CHARS` (ASCII punctuation except ``<``, ``>`` and ``/``, so a
+  stray tag is never stripped into a valid action); ``"  Up. "`` matches ``up``
+  but ``"move up"`` does not.
+
+``"tags"`` (the reference's format): find the first ``<think>``, then the first
+``</think>`` after it, then the first ``<action>`` after that, then the first
+``</action>`` after that. All four must exist. The candidate is the text between
+``<action>`` and ``</action>``. Action tags that appear *inside* the think block
+are therefore ignored, and when several action blocks follow, the first one
+wins. (The reference takes the first ``<action>`` anywhere, only requires both
+think tags somewhere, and accepts any direction word found as a substring; we
+require an exact match so that credit goes to well-formed answers.) Nested
+action tags make the candidate contain ``<action>`` and thus never match.
+
+``"bare"``: the candidate is the first whitespace-separated word of the
+stripped, lower-cased text; only single-word actions can be expressed.
+"""
+from __future__ import annotations
+
+import re
+import string
+from typing import Iterable, NamedTuple
+
+__all__ = ["ACTION_FORMATS", "MAX_SCAN_CHARS", "STRIP_CHARS", "ParsedAction",
+           "parse_action", "normalize_action"]
+
+#: Supported values of the ``action_format`` env_config key.
+ACTION_FORMATS = ("tags", "bare")
+#: Number of leading characters of a response that the parser scans.
+MAX_SCAN_CHARS = 4096
+#: Characters stripped from both ends of a candidate action (besides whitespace).
+STRIP_CHARS = "".join(c for c in string.punctuation if c not in "<>/") + string.whitespace
+
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+_ACTION_OPEN, _ACTION_CLOSE = "<action>", "</action>"
+_WS = re.compile(r"\s+")
+
+
+class ParsedAction(NamedTuple):
+    """Result of parsing one response. ``action`` is not None iff ``valid``."""
+
+    action: str | None
+    valid: bool
+    reason: str
+
+
+def normalize_action(text: str) -> str:
+    """Lower-case, strip :data:`STRIP_CHARS` at both ends, collapse whitespace."""
+    return _WS.sub(" ", text.lower().strip(STRIP_CHARS))
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = text.replace("\n", " ")
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _match(candidate: str, admissible: Iterable[str]) -> ParsedAction:
+    norm = normalize_action(candidate)
+    if not norm:
+        return ParsedAction(None, False, "empty action")
+    for action in admissible:
+        if normalize_action(action) == norm:
+            return ParsedAction(action, True, "ok")
+    return ParsedAction(None, False, f"not admissible: {_short(norm)}")
+
+
+def _parse_tags(text: str, admissible: Iterable[str]) -> ParsedAction:
+    i = text.find(_THINK_OPEN)
+    if i < 0:
+        return ParsedAction(None, False, "missing <think>")
+    j = text.find(_THINK_CLOSE, i + len(_THINK_OPEN))
+    if j < 0:
+        return ParsedAction(None, False, "missing </think>")
+    k = text.find(_ACTION_OPEN, j + len(_THINK_CLOSE))
+    if k < 0:
+        return ParsedAction(None, False, "missing <action> after </think>")
+    start = k + len(_ACTION_OPEN)
+    end = text.find(_ACTION_CLOSE, start)
+    if end < 0:
+        return ParsedAction(None, False, "missing </action>")
+    return _match(text[start:end], admissible)
+
+
+def _parse_bare(text: str, admissible: Iterable[str]) -> ParsedAction:
+    words = text.split(None, 1)
+    if not words:
+        return ParsedAction(None, False, "empty response")
+    return _match(words[0], admissible)
+
+
+def parse_action(text, admissible: list[str], action_format: str = "tags") -> ParsedAction:
+    """Parse ``text`` against ``admissible`` in ``action_format`` ("tags" | "bare").
+
+    Never raises; see the module docstring for the exact rules.
+    """
+    try:
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text[: 4 * MAX_SCAN_CHARS]).decode("utf-8", errors="replace")
+        if not isinstance(text, str):
+            return ParsedAction(None, False, f"response is not a string ({type(text).__name__})")
+        text = text[:MAX_SCAN_CHARS].lower()
+        if not text.strip():
+            return ParsedAction(None, False, "empty response")
+        if action_format == "tags":
+            return _parse_tags(text, admissible)
+        if action_format == "bare":
+            return _parse_bare(text, admissible)
+        return ParsedAction(None, False, f"unknown action_format {action_format!r}")
+    except Exception as exc:  # pragma: no cover - defensive: the parser must never raise
+        return ParsedAction(None, False, f"parser error: {type(exc).__name__}")

@@ -1,0 +1,105 @@
+"""Prompt templates for text environments.
+
+A :class:`PromptTemplate` renders, in order (sections joined by ``separator``):
+
+1. the task ``instruction``;
+2. optionally a ``progress`` line (e.g. ``"steps taken {step} of {max_steps}"``);
+3. if ``history`` is non-empty: ``history_header`` followed by one block per
+   (observation, action) pair: ``history_observation <obs> history_action <action>``;
+4. ``current_header`` and the current observation;
+5. ``actions_header`` and the admissible actions separated by spaces;
+6. the format hint for the env's ``action_format``: ``hint_tags`` (reason inside
+   ``<think> </think>``, answer inside ``<action> </action>``) or ``hint_bare``
+   (answer with one action word).
+
+The template adds no punctuation of its own, so every word of a rendered prompt
+is either a word of the template's fixed strings (:meth:`PromptTemplate.words`),
+a word of an observation or action, or a number in the progress line. Envs
+build their ``vocabulary()`` from these pieces, which keeps word-level
+tokenizers free of unknown words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+__all__ = ["PromptTemplate", "DEFAULT_HINT_TAGS", "DEFAULT_HINT_BARE", "number_words"]
+
+DEFAULT_HINT_TAGS = (
+    "first think step by step inside <think> </think> "
+    "then give exactly one admissible action inside <action> </action>"
+)
+DEFAULT_HINT_BARE = "answer with one action word"
+
+_PLACEHOLDERS = ("{step}", "{max_steps}")
+
+
+def number_words(upper: int) -> list[str]:
+    """Decimal words ``"0" .. str(upper)`` (numbers a prompt may contain)."""
+    return [str(i) for i in range(upper + 1)]
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """The fixed text of an env's prompt; see the module docstring for the layout."""
+
+    instruction: str
+    history_header: str = "recent history"
+    history_observation: str = "observation"
+    history_action: str = "action"
+    current_header: str = "current observation"
+    actions_header: str = "admissible actions"
+    hint_tags: str = DEFAULT_HINT_TAGS
+    hint_bare: str = DEFAULT_HINT_BARE
+    progress: str | None = None
+    separator: str = "\n"
+
+    def hint(self, action_format: str) -> str:
+        """The format hint for ``action_format`` ("tags" | "bare")."""
+        if action_format == "tags":
+            return self.hint_tags
+        if action_format == "bare":
+            return self.hint_bare
+        raise ValueError(f"unknown action_format {action_format!r}; valid: 'tags', 'bare'")
+
+    def render(
+        self,
+        observation: str,
+        history: Sequence[tuple[str, str]],
+        admissible: Sequence[str],
+        action_format: str,
+        *,
+        step: int | None = None,
+        max_steps: int | None = None,
+    ) -> str:
+        """Render the full prompt text (see the module docstring for the layout)."""
+        sep = self.separator
+        parts = [self.instruction]
+        if self.progress is not None and step is not None:
+            parts.append(self.progress.format(step=step, max_steps=max_steps))
+        if history:
+            parts.append(self.history_header)
+            for obs, act in history:
+                parts.append(f"{self.history_observation}{sep}{obs}{sep}"
+                             f"{self.history_action} {act if act else 'none'}")
+        parts.append(f"{self.current_header}{sep}{observation}")
+        parts.append(f"{self.actions_header} {' '.join(admissible)}")
+        parts.append(self.hint(action_format))
+        return sep.join(parts)
+
+    def words(self) -> set[str]:
+        """Every whitespace-separated word of the template's fixed strings.
+
+        Placeholders of ``progress`` are dropped (their values are numbers; envs
+        add :func:`number_words`). ``"none"`` is included: it stands for a
+        history action that was invalid.
+        """
+        fixed = [self.instruction, self.history_header, self.history_observation,
+                 self.history_action, self.current_header, self.actions_header,
+                 self.hint_tags, self.hint_bare, "none"]
+        if self.progress is not None:
+            text = self.progress
+            for ph in _PLACEHOLDERS:
+                text = text.replace(ph, " ")
+            fixed.append(text)
+        return {w for s in fixed for w in s.split()}

@@ -1,0 +1,113 @@
+"""``KeyCorridorEnv``: a tiny credit-assignment task for fast tests.
+
+The task (chosen from the seed) is a door colour. Step 0: take one of three
+keys (``red``, ``green``, ``blue``). Then walk ``corridor_length`` steps with
+``forward``, then ``open`` the door. Opening ends the episode: reward +1 and
+``won=True`` iff the key matches the door, else reward 0. Every other reward is
+0 (sparse, terminal), so the first decision alone decides success while the
+reward arrives ``corridor_length + 1`` steps later.
+
+Observations are a handful of words, e.g. ``"door red key none position 0 of
+2"``: a pure function of (door, key, position), hence identical across
+trajectories of the same task at the same state (GiGPO anchors form). An
+invalid action (unparsable, or a valid word that is not admissible now, e.g.
+``red`` in the corridor) is a no-op with reward 0. The episode is truncated
+after ``max_steps`` (default 6) steps. Reset and step cost microseconds.
+
+env_config: ``action_format`` ("bare" by default, the toy is meant for tiny
+word-level models), ``max_steps`` (6), ``corridor_length`` (2, at most
+:data:`MAX_CORRIDOR`).
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+from .base import TextEnv
+from .prompts import PromptTemplate, number_words
+
+__all__ = ["KeyCorridorEnv", "COLORS", "MAX_CORRIDOR"]
+
+COLORS = ("red", "green", "blue")
+#: Largest supported ``corridor_length`` (keeps the number words in vocabulary).
+MAX_CORRIDOR = 16
+
+_PROMPT = PromptTemplate(
+    instruction="take the key matching the door then go forward and open it",
+    history_header="before",
+    history_observation="seen",
+    history_action="did",
+    current_header="now",
+    actions_header="actions",
+)
+
+
+class KeyCorridorEnv(TextEnv):
+    """Pick the key matching the door, walk the corridor, open the door."""
+
+    DEFAULT_CONFIG: ClassVar[dict[str, Any]] = {
+        "action_format": "bare", "max_steps": 6, "corridor_length": 2}
+    PROMPT: ClassVar[PromptTemplate] = _PROMPT
+    MAX_OBS_CHARS: ClassVar[int] = 64
+
+    def __init__(self, env_config: dict | None = None, **kwargs: Any):
+        super().__init__(env_config, **kwargs)
+        self.corridor_length: int = self.config["corridor_length"]
+        self._door = COLORS[0]
+        self._key: str | None = None
+        self._pos = 0
+
+    def _validate_config(self, cfg: dict) -> None:
+        super()._validate_config(cfg)
+        n = cfg["corridor_length"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_CORRIDOR:
+            raise ValueError(f"KeyCorridorEnv: corridor_length must be an int in "
+                             f"[0, {MAX_CORRIDOR}], got {n!r}")
+
+    @classmethod
+    def _extra_vocabulary(cls) -> list[str]:
+        return [*COLORS, "forward", "open", "door", "key", "none", "position", "of",
+                *number_words(MAX_CORRIDOR)]
+
+    def _observation_charset(self) -> str:
+        return "abcdefghijklmnopqrstuvwxyz0123456789 "
+
+    # ------------------------------------------------------------------ state
+    def _render_obs(self) -> str:
+        return (f"door {self._door} key {self._key or 'none'} "
+                f"position {self._pos} of {self.corridor_length}")
+
+    def admissible_actions(self) -> list[str]:
+        if self._key is None:
+            return list(COLORS)
+        if self._pos < self.corridor_length:
+            return ["forward"]
+        return ["open"]
+
+    def _reset_task(self, task_seed: int, options: dict | None) -> str:
+        self._door = COLORS[random.Random(task_seed).randrange(len(COLORS))]
+        self._key = None
+        self._pos = 0
+        return self._render_obs()
+
+    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+        if action in COLORS:
+            self._key = action
+        elif action == "forward":
+            self._pos += 1
+        else:  # "open"
+            won = self._key == self._door
+            return self._render_obs(), (1.0 if won else 0.0), True, won
+        return self._render_obs(), 0.0, False, False
+
+    def _noop(self) -> tuple[str, float]:
+        return self._render_obs(), 0.0
+
+    def _task_id(self) -> str:
+        return f"keycorridor-c{self.corridor_length}-s{self._task_seed}"
+
+    # ------------------------------------------------------------ inspection
+    @property
+    def door(self) -> str:
+        """The door colour of the current task (the correct key)."""
+        return self._door

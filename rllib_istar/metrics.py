@@ -1,0 +1,53 @@
+"""Metric names, in one place. They reach TensorBoard through Tune as
+``ray/tune/<section>/<name>`` (``env_runners/...``, ``learners/<module>/...``,
+``timers/...``).
+"""
+
+# --- env runners (per iteration; `env_runners/...`) ---
+SUCCESS_RATE = "success_rate"
+OUTCOME_MEAN = "outcome_mean"
+INVALID_ACTION_RATE = "invalid_action_rate"
+ENV_ERRORS = "num_env_errors"                 # trajectories dropped because the env raised
+HISTORY_DROPPED = "num_history_pairs_dropped"  # prompt truncation, rule step 1
+PROMPT_TOKENS_CUT = "num_prompts_cut"          # prompt truncation, rule step 2
+GENERATED_TOKENS = "num_generated_tokens"
+GENERATED_TOKENS_PER_S = "generated_tokens_per_s"
+GENERATION_TIME_S = "generation_time_s"
+ENV_TIME_S = "env_time_s"
+SAMPLE_TIME_S = "sample_time_s"
+
+# --- PRM (`learners/prm/...`) ---
+DPO_LOSS = "dpo_loss"
+PAIR_ACC = "pair_acc"
+NUM_PAIRS = "num_pairs"
+GROUPS_WITHOUT_PAIRS = "groups_without_pairs"
+STEP_REWARD_MEAN = "step_reward_mean"
+STEP_REWARD_STD = "step_reward_std"
+PRM_CE_LOSS = "ce_loss"
+
+# --- advantages and policy (`learners/default_policy/...`) ---
+ADV_EPISODE_MEAN = "adv_episode_mean"
+ADV_EPISODE_STD = "adv_episode_std"
+ADV_STEP_MEAN = "adv_step_mean"
+ADV_STEP_STD = "adv_step_std"
+ADV_MEAN = "adv_mean"
+POLICY_LOSS = "policy_loss"
+CLIP_FRAC = "clip_frac"
+RATIO_MEAN = "ratio_mean"
+RATIO_MAX = "ratio_max"
+APPROX_KL = "approx_kl"
+KL_REF = "kl_ref"
+ENTROPY = "entropy"
+LOGP_GAP = "rollout_learner_logp_gap"         # mean |rollout logp - learner logp| per token
+LOGP_GAP_MAX = "rollout_learner_logp_gap_max"
+NUM_STEP_ROWS = "num_step_rows"
+NUM_TRAJECTORIES = "num_trajectories"
+
+# --- timers (`timers/...`) ---
+TIMER_ROLLOUT = "rollout"
+TIMER_LEARNER = "learner_update"
+TIMER_OLD_LOGP = "old_logp"
+TIMER_PRM_UPDATE = "prm_update"
+TIMER_SCORING = "prm_scoring"
+TIMER_POLICY_UPDATE = "policy_update"
+TIMER_WEIGHT_SYNC = "weight_sync"

@@ -1,0 +1,1 @@
+"""Rollout: generation backends (generation.py) and the LLM env runner."""

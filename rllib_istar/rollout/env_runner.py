@@ -1,0 +1,296 @@
+"""LLMEnvRunner: group rollouts of an LLM policy on text environments.
+
+RLlib's stock ``SingleAgentEnvRunner`` corrupts text observations and cannot
+batch ragged token arrays (notes/RLLIB_2.60.md §4), so this runner drives the
+envs itself:
+
+* one ``sample()`` rolls out ``num_groups`` tasks x ``group_size`` trajectories;
+  the trajectories of a group share the task seed (same first observation);
+* at every step the prompts of *all* live envs go to the generator in one
+  batched call;
+* episodes keep the prompt ids and the generated response ids exactly as
+  generated (token in, token out: a response is decoded for the env, never
+  re-encoded), the rollout log-probs, group id, trajectory id and outcome;
+* an env that raises drops that trajectory (counted), sampling goes on;
+* over-long prompts are shortened by the rule in ``rollout/prompting.py``
+  and counted.
+
+Weight sync ships the policy only, in its own dtype (``set_state``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Dict, List, Optional
+
+import gymnasium as gym
+import numpy as np
+import ray
+from ray.rllib.core import (COMPONENT_RL_MODULE, DEFAULT_MODULE_ID)
+from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.env import INPUT_ENV_SINGLE_SPACES, INPUT_ENV_SPACES
+from ray.rllib.env.env_runner import EnvRunner
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+from ray.rllib.utils.metrics import (EPISODE_LEN_MEAN, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED,
+                                     NUM_ENV_STEPS_SAMPLED_LIFETIME, NUM_EPISODES,
+                                     NUM_EPISODES_LIFETIME, WEIGHTS_SEQ_NO)
+
+from rllib_istar import columns as C
+from rllib_istar import metrics as M
+from rllib_istar.rollout.prompting import build_prompt
+
+logger = logging.getLogger(__name__)
+
+TASK_RNG_STATE = "task_rng_state"
+
+
+class _Trajectory:
+    """Book-keeping for one live trajectory (one env, one episode)."""
+
+    __slots__ = ("env", "episode", "obs", "history", "num_invalid", "done", "failed")
+
+    def __init__(self, env, episode: SingleAgentEpisode, obs: str):
+        self.env, self.episode, self.obs = env, episode, obs
+        self.history: list[tuple[str, str]] = []
+        self.num_invalid = 0
+        self.done = False
+        self.failed = False
+
+
+class LLMEnvRunner(EnvRunner):
+    """EnvRunner that samples groups of trajectories from an LLM policy."""
+
+    def __init__(self, *, config, **kwargs):
+        super().__init__(config=config, **kwargs)
+        from rllib_istar.envs import make_text_env
+
+        self._make_env = lambda: make_text_env(self.config.env, dict(self.config.env_config or {}))
+        self.env = self._make_env()  # probe env: spaces + early failure on bad config
+        self._env_pool: list = []    # one env per trajectory slot, reused across samples
+        self._weights_seq_no = 0
+        seed_entropy = [int(self.config.seed or 0), int(self.worker_index or 0)]
+        self._task_rng = np.random.default_rng(seed_entropy)
+        self.module: Optional[RLModule] = None
+        self.tokenizer = None
+        self.generator = None
+        self.make_module()
+
+    # ------------------------------------------------------------------ setup
+    def make_module(self):
+        from rllib_istar.models import encode_prompt, load_tokenizer, resolve_model_path
+        from rllib_istar.rollout.generation import make_generator
+
+        cfg = self.config
+        path = resolve_model_path(cfg.model_path)
+        self.tokenizer = load_tokenizer(path)
+        self._encode = lambda text: encode_prompt(self.tokenizer, text)
+        if cfg.generation_backend == "hf":
+            spec = cfg.policy_module_spec()
+            spec.observation_space, spec.action_space = self.env.observation_space, self.env.action_space
+            self.module = spec.build()
+            self.module.eval()
+            self.generator = make_generator("hf", model=self.module.lm, tokenizer=self.tokenizer)
+        else:
+            self.generator = make_generator(cfg.generation_backend, model_path=path,
+                                            dtype=cfg.model_dtype, **dict(cfg.vllm_kwargs or {}))
+
+    def assert_healthy(self):
+        assert self.env is not None and self.generator is not None
+
+    def get_spaces(self):
+        spaces = (self.env.observation_space, self.env.action_space)
+        return {INPUT_ENV_SPACES: spaces, INPUT_ENV_SINGLE_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
+
+    # ----------------------------------------------------------------- sample
+    def sample(self, *, num_groups: Optional[int] = None, group_size: Optional[int] = None,
+               task_seeds: Optional[List[int]] = None, temperature: Optional[float] = None,
+               explore: bool = True, **kwargs) -> List[SingleAgentEpisode]:
+        """Roll out ``num_groups`` tasks x ``group_size`` trajectories.
+
+        Args:
+            num_groups: tasks to sample (default: this runner's share of
+                ``config.num_groups``).
+            group_size: trajectories per task (default ``config.group_size``).
+            task_seeds: explicit task seeds (evaluation); overrides ``num_groups``.
+            temperature: sampling temperature override; ``explore=False`` means greedy.
+
+        Returns:
+            Finished episodes; trajectories whose env raised are dropped and counted.
+        """
+        cfg = self.config
+        group_size = group_size or cfg.group_size
+        if task_seeds is None:
+            n = num_groups if num_groups is not None else cfg.num_groups_per_env_runner()
+            task_seeds = [int(s) for s in self._task_rng.integers(0, 2**31 - 1, size=n)]
+        temperature = (cfg.temperature if temperature is None else temperature) if explore else 0.0
+        t0 = time.perf_counter()
+        trajs = self._reset_groups(task_seeds, group_size)
+        gen_time, gen_tokens, env_time = 0.0, 0, 0.0
+        for _ in range(cfg.max_episode_steps):
+            live = [tr for tr in trajs if not tr.done]
+            if not live:
+                break
+            prompts = [build_prompt(tr.env.render_prompt, self._encode, tr.obs, tr.history,
+                                    cfg.history_length, cfg.max_prompt_length) for tr in live]
+            for p in prompts:
+                self.metrics.log_value(M.HISTORY_DROPPED, p.history_dropped, reduce="sum")
+                self.metrics.log_value(M.PROMPT_TOKENS_CUT, int(p.tokens_cut > 0), reduce="sum")
+            tg = time.perf_counter()
+            results = self.generator.generate(
+                [p.ids for p in prompts], max_new_tokens=cfg.max_new_tokens, temperature=temperature,
+                top_p=cfg.top_p, seed=int(self._task_rng.integers(0, 2**31 - 1)))
+            gen_time += time.perf_counter() - tg
+            te = time.perf_counter()
+            for tr, prompt, res in zip(live, prompts, results):
+                gen_tokens += len(res.response_ids)
+                self._step_one(tr, prompt, res)
+            env_time += time.perf_counter() - te
+        else:  # safety cap reached: cut the episodes that are still running
+            for tr in trajs:
+                if not tr.done:
+                    tr.episode.is_truncated, tr.done = True, True
+        episodes = [self._finish(tr) for tr in trajs if not tr.failed]
+        self._log_sample_metrics(episodes, len(trajs) - len(episodes), gen_tokens, gen_time,
+                                 env_time, time.perf_counter() - t0)
+        return episodes
+
+    def _reset_groups(self, task_seeds: List[int], group_size: int) -> List[_Trajectory]:
+        trajs = []
+        slot = 0
+        for seed in task_seeds:
+            group_id = uuid.uuid4().hex
+            for _ in range(group_size):
+                episode = SingleAgentEpisode()
+                episode.custom_data.update({C.GROUP_ID: group_id, C.TRAJ_ID: episode.id_,
+                                            C.TASK_SEED: seed})
+                this_slot, slot = slot, slot + 1
+                try:
+                    env = self._pooled_env(this_slot)
+                    obs, info = env.reset(seed=seed)
+                except Exception as e:  # an env that cannot reset is dropped, like a crash
+                    self._count_env_error(e)
+                    self._env_pool[this_slot] = None  # rebuilt on next use
+                    continue
+                episode.add_env_reset(observation=obs, infos=info)
+                trajs.append(_Trajectory(env, episode, obs))
+        return trajs
+
+    def _pooled_env(self, slot: int):
+        while len(self._env_pool) <= slot:
+            self._env_pool.append(None)
+        if self._env_pool[slot] is None:
+            self._env_pool[slot] = self._make_env()
+        return self._env_pool[slot]
+
+    def _step_one(self, tr: _Trajectory, prompt, res) -> None:
+        text = self.tokenizer.decode(res.response_ids, skip_special_tokens=True)
+        try:
+            obs, reward, terminated, truncated, info = tr.env.step(text)
+        except Exception as e:
+            self._count_env_error(e)
+            tr.failed = tr.done = True
+            self._env_pool[self._env_pool.index(tr.env)] = None  # a crashed env is not reused
+            return
+        valid = bool(info.get("is_action_valid", True))
+        penalty = 0.0 if valid else self.config.invalid_action_penalty
+        tr.num_invalid += int(not valid)
+        tr.episode.add_env_step(
+            observation=obs, action=text, reward=float(reward) - penalty, infos=info,
+            terminated=bool(terminated), truncated=bool(truncated),
+            extra_model_outputs={C.PROMPT_IDS: prompt.ids, C.RESPONSE_IDS: list(res.response_ids),
+                                 C.ROLLOUT_LOGP: list(res.logp), C.PROMPT_TEXT: prompt.text,
+                                 C.ACTION_VALID: valid, C.ENV_REWARD_RAW: float(reward)})
+        tr.history.append((tr.obs, info.get("action") or text))
+        tr.obs = obs
+        tr.done = bool(terminated or truncated)
+
+    def _finish(self, tr: _Trajectory) -> SingleAgentEpisode:
+        ep = tr.episode
+        infos = ep.get_infos()
+        won = bool(infos[-1].get("won", False)) if infos else False
+        if self.config.outcome == "success":
+            outcome = float(won) - self.config.invalid_action_penalty * tr.num_invalid
+        else:  # "return": the penalised step rewards already hold the penalty
+            outcome = float(ep.get_return())
+        ep.custom_data.update({C.OUTCOME: outcome, C.WON: won, C.NUM_INVALID: tr.num_invalid})
+        return ep
+
+    def _count_env_error(self, err: Exception) -> None:
+        logger.warning("env %s raised %r; trajectory dropped", self.config.env, err)
+        self.metrics.log_value(M.ENV_ERRORS, 1, reduce="sum")
+
+    def _log_sample_metrics(self, episodes, dropped, gen_tokens, gen_time, env_time, total):
+        steps = sum(len(e) for e in episodes)
+        self.num_env_steps_sampled_lifetime += steps
+        log = self.metrics.log_value
+        log(NUM_ENV_STEPS_SAMPLED, steps, reduce="sum")
+        log(NUM_ENV_STEPS_SAMPLED_LIFETIME, steps, reduce="lifetime_sum")
+        log(NUM_EPISODES, len(episodes), reduce="sum")
+        log(NUM_EPISODES_LIFETIME, len(episodes), reduce="lifetime_sum")
+        log(M.ENV_ERRORS, 0, reduce="sum")
+        log(M.GENERATED_TOKENS, gen_tokens, reduce="sum")
+        log(M.GENERATION_TIME_S, gen_time, reduce="sum")
+        log(M.ENV_TIME_S, env_time, reduce="sum")
+        log(M.SAMPLE_TIME_S, total, reduce="sum")
+        log(M.GENERATED_TOKENS_PER_S, gen_tokens / max(gen_time, 1e-9), reduce="mean")
+        for ep in episodes:
+            n = max(len(ep), 1)
+            log(EPISODE_RETURN_MEAN, float(ep.get_return()), reduce="mean")
+            log(EPISODE_LEN_MEAN, len(ep), reduce="mean")
+            log(M.SUCCESS_RATE, float(ep.custom_data[C.WON]), reduce="mean")
+            log(M.OUTCOME_MEAN, float(ep.custom_data[C.OUTCOME]), reduce="mean")
+            log(M.INVALID_ACTION_RATE, ep.custom_data[C.NUM_INVALID] / n, reduce="mean")
+
+    def get_metrics(self):
+        return self.metrics.reduce()
+
+    # ------------------------------------------------------- state and sync
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> Dict[str, Any]:
+        """Counters and the task RNG; module weights only when asked for by name.
+
+        Never returns ``{}`` (RLlib would then re-query without exclusions and
+        write the full weights into the checkpoint, notes/RLLIB_2.60.md §3).
+        """
+        state = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self.num_env_steps_sampled_lifetime,
+                 TASK_RNG_STATE: self._task_rng.bit_generator.state,
+                 WEIGHTS_SEQ_NO: self._weights_seq_no}
+        names = [components] if isinstance(components, str) else list(components or [])
+        if any(n.startswith(COMPONENT_RL_MODULE) for n in names) and self.module is not None:
+            state[COMPONENT_RL_MODULE] = {DEFAULT_MODULE_ID: self.module.get_state(inference_only=True)}
+        return state
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        if COMPONENT_RL_MODULE in state:
+            seq_no = state.get(WEIGHTS_SEQ_NO, 0)
+            if seq_no == 0 or self._weights_seq_no < seq_no:
+                weights = state[COMPONENT_RL_MODULE]
+                if isinstance(weights, ray.ObjectRef):
+                    weights = ray.get(weights)
+                if isinstance(weights, dict) and DEFAULT_MODULE_ID in weights:
+                    weights = weights[DEFAULT_MODULE_ID]
+                if weights:
+                    self._load_policy_weights(weights)
+            if seq_no > 0:
+                self._weights_seq_no = seq_no
+        if NUM_ENV_STEPS_SAMPLED_LIFETIME in state:
+            self.num_env_steps_sampled_lifetime = state[NUM_ENV_STEPS_SAMPLED_LIFETIME]
+        if TASK_RNG_STATE in state:
+            self._task_rng.bit_generator.state = state[TASK_RNG_STATE]
+
+    def _load_policy_weights(self, weights) -> None:
+        if self.module is not None:
+            self.module.set_state(weights)
+        else:
+            self.generator.load_weights(weights)
+
+    def get_ctor_args_and_kwargs(self):
+        return (), {"config": self.config}
+
+    def get_checkpointable_components(self):
+        return []
+
+    def stop(self):
+        for env in [self.env, *self._env_pool]:
+            if env is not None:
+                env.close()
