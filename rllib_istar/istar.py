@@ -90,11 +90,22 @@ class IStarConfig(AlgorithmConfig):
     def num_groups_per_env_runner(self) -> int:
         return math.ceil(self.num_groups / max(1, self.num_env_runners))
 
+    def effective_model_path(self) -> str:
+        """``model_path``, or its format-warmed copy when ``format_warmup_steps > 0``
+        (built on first call, then cached)."""
+        if not self.format_warmup_steps:
+            return self.model_path
+        from rllib_istar.models.warmup import ensure_warmup_model
+
+        return ensure_warmup_model(self.model_path, self.env, self.env_config,
+                                   self.format_warmup_steps, int(self.seed or 0),
+                                   self.history_length, self.max_prompt_length)
+
     def module_specs(self) -> Dict[str, Any]:
         from rllib_istar.modules.specs import build_module_specs
 
         return build_module_specs(
-            model_path=self.model_path, dtype=self.model_dtype, temperature=self.temperature,
+            model_path=self.effective_model_path(), dtype=self.model_dtype, temperature=self.temperature,
             prm=self.uses_prm, prm_mode=self.prm_mode, prm_model_path=self.prm_init,
             lora_rank=self.lora_rank, lora_alpha=self.lora_alpha,
             trust_remote_code=self.trust_remote_code, compute_entropy=self.entropy_coef > 0,
@@ -216,6 +227,10 @@ class IStar(Algorithm):
     @classmethod
     def get_default_config(cls) -> IStarConfig:
         return IStarConfig()
+
+    def setup(self, config) -> None:
+        config.effective_model_path()  # build a warmed model once, before any worker needs it
+        super().setup(config)
 
     def training_step(self) -> None:
         runners = self.env_runner_group

@@ -30,6 +30,10 @@ KNOBS = [
          "'tiny' (a random tiny LM + word-level tokenizer built offline over the registered "
          "envs' vocabulary; 'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size). OURS.",
          section="model"),
+    Knob("format_warmup_steps", 0, (int,), "If > 0, first fine-tune model_path for this many "
+         "steps on uniformly random admissible actions of the env (teaches the action format, "
+         "not the task; rllib_istar/models/warmup.py), cached, and train from that. For tiny "
+         "models that start from random weights. OURS.", minimum=0, section="model"),
     Knob("model_dtype", "float32", (str,), "Weights dtype of policy and PRM. OURS.",
          ("float32", "bfloat16", "float16"), section="model"),
     Knob("trust_remote_code", False, (bool,), "Passed to transformers when loading; off "

@@ -53,6 +53,9 @@ class PromptTemplate:
     hint_bare: str = DEFAULT_HINT_BARE
     progress: str | None = None
     separator: str = "\n"
+    #: put the current observation after the actions and the hint, so its last word is
+    #: the prompt's last word (easiest for tiny models that attend weakly)
+    observation_last: bool = False
 
     def hint(self, action_format: str) -> str:
         """The format hint for ``action_format`` ("tags" | "bare")."""
@@ -82,9 +85,13 @@ class PromptTemplate:
             for obs, act in history:
                 parts.append(f"{self.history_observation}{sep}{obs}{sep}"
                              f"{self.history_action} {act if act else 'none'}")
-        parts.append(f"{self.current_header}{sep}{observation}")
+        current = f"{self.current_header}{sep}{observation}"
+        if not self.observation_last:
+            parts.append(current)
         parts.append(f"{self.actions_header} {' '.join(admissible)}")
         parts.append(self.hint(action_format))
+        if self.observation_last:
+            parts.append(current)
         return sep.join(parts)
 
     def words(self) -> set[str]:

@@ -7,8 +7,8 @@ keys (``red``, ``green``, ``blue``). Then walk ``corridor_length`` steps with
 0 (sparse, terminal), so the first decision alone decides success while the
 reward arrives ``corridor_length + 1`` steps later.
 
-Observations are a handful of words, e.g. ``"door red key none position 0 of
-2"``: a pure function of (door, key, position), hence identical across
+Observations are a handful of words, e.g. ``"key none position 0 of 2 door
+red"``, placed last in the prompt so the door colour is its final word: a pure function of (door, key, position), hence identical across
 trajectories of the same task at the same state (GiGPO anchors form). An
 invalid action (unparsable, or a valid word that is not admissible now, e.g.
 ``red`` in the corridor) is a no-op with reward 0. The episode is truncated
@@ -39,6 +39,7 @@ _PROMPT = PromptTemplate(
     history_action="did",
     current_header="now",
     actions_header="actions",
+    observation_last=True,
 )
 
 
@@ -74,8 +75,9 @@ class KeyCorridorEnv(TextEnv):
 
     # ------------------------------------------------------------------ state
     def _render_obs(self) -> str:
-        return (f"door {self._door} key {self._key or 'none'} "
-                f"position {self._pos} of {self.corridor_length}")
+        # the door colour comes last: with observation_last it is the prompt's last word
+        return (f"key {self._key or 'none'} position {self._pos} of {self.corridor_length} "
+                f"door {self._door}")
 
     def admissible_actions(self) -> list[str]:
         if self._key is None:

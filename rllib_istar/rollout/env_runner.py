@@ -82,7 +82,7 @@ class LLMEnvRunner(EnvRunner):
         from rllib_istar.rollout.generation import make_generator
 
         cfg = self.config
-        path = resolve_model_path(cfg.model_path)
+        path = resolve_model_path(cfg.effective_model_path())
         self.tokenizer = load_tokenizer(path)
         self._encode = lambda text: encode_prompt(self.tokenizer, text)
         if cfg.generation_backend == "hf":

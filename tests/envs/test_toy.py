@@ -31,7 +31,7 @@ def test_same_seed_same_task_and_trajectory():
 def test_different_seeds_differ_and_cover_all_doors():
     env = KeyCorridorEnv()
     doors = {env.reset(seed=s)[0] for s in range(30)}
-    assert {d.split()[1] for d in doors} == set(COLORS)
+    assert {d.split()[-1] for d in doors} == set(COLORS)
     ids = {env.reset(seed=s)[1]["task_id"] for s in range(30)}
     assert len(ids) == 30
 
@@ -49,7 +49,7 @@ def test_right_key_wins(length):
     env = KeyCorridorEnv({"corridor_length": length, "max_steps": length + 2})
     for seed in range(6):
         obs, info = env.reset(seed=seed)
-        assert obs == f"door {env.door} key none position 0 of {length}"
+        assert obs == f"key none position 0 of {length} door {env.door}"
         steps = run(env, [env.door] + ["forward"] * length + ["open"])
         assert [s[1] for s in steps] == [0.0] * (length + 1) + [1.0]
         assert steps[-1][2] is True and steps[-1][3] is False
