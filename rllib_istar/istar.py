@@ -144,7 +144,7 @@ class IStarConfig(AlgorithmConfig):
         super().validate()
         known = set(vars(type(self)())) | {"class"}  # RLlib's from_state() leaves "class"
         for key in vars(self):
-            if key not in known:
+            if key not in known and not key.startswith("__"):  # "__...__": Tune's own keys
                 self._value_error(f"unknown config key {key!r}; {_nearest_hint(key, known)}")
         for knob in KNOBS:
             self._check_knob(knob, getattr(self, knob.name))
@@ -227,6 +227,12 @@ class IStar(Algorithm):
     @classmethod
     def get_default_config(cls) -> IStarConfig:
         return IStarConfig()
+
+    def export_hf(self, out_dir: str, include_prm: bool = True) -> Dict[str, str]:
+        """Write the trained policy (and PRM) as Hugging Face folders; see ``export.py``."""
+        from rllib_istar.export import export_hf
+
+        return export_hf(self, out_dir, include_prm=include_prm)
 
     def setup(self, config) -> None:
         config.effective_model_path()  # build a warmed model once, before any worker needs it

@@ -61,8 +61,11 @@ def _step_product_units(logp, old_logp, mask, advantages) -> RatioUnits:
 
 
 def _token_units(logp, old_logp, mask, advantages) -> RatioUnits:
-    """``token``: one unit per response token, the step's advantage broadcast; ``(N, T)``."""
-    return RatioUnits(_diff(logp, old_logp, mask), mask, advantages[:, None].expand_as(logp))
+    """``token``: one unit per response token; ``(N, T)``. Advantages are either
+    per step ``(N,)`` (broadcast over the step's tokens) or per token ``(N, T)``
+    (PRIME and the token-level-PR ablation)."""
+    adv = advantages if advantages.dim() == 2 else advantages[:, None].expand_as(logp)
+    return RatioUnits(_diff(logp, old_logp, mask), mask, adv)
 
 
 #: ratio level name (config ``ratio_level``) -> unit builder.
@@ -82,7 +85,8 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, response_mask:
     rows' tokens (carries the graph); ``old_logp (N, T)`` float, the rollout
     policy's (treated as constant); ``response_mask (N, T)`` bool/0-1, True
     on the step's response tokens only; ``advantages (N,)`` float, ``A(t)``
-    of each step (treated as constant). ``clip_low`` in [0, 1) and
+    of each step, or ``(N, T)`` per-token advantages (``token`` level only);
+    treated as constant. ``clip_low`` in [0, 1) and
     ``clip_high >= 0`` give the clip range ``[1 - clip_low, 1 + clip_high]``.
     ``ratio_level`` in ``RATIO_LEVELS`` (step, step_product, token).
 
@@ -110,6 +114,9 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, response_mask:
         raise ValueError(f"clip_low must be in [0, 1), got {clip_low}")
     if not clip_high >= 0.0:
         raise ValueError(f"clip_high must be >= 0, got {clip_high}")
+    if advantages.dim() == 2 and ratio_level != "token":
+        raise ValueError(f"per-token advantages {tuple(advantages.shape)} need ratio_level "
+                         f"'token', got {ratio_level!r}")
     mask = as_bool_mask(response_mask)
     old_logp = old_logp.detach()
     units = RATIO_LEVELS[ratio_level](logp, old_logp, mask, advantages.detach())

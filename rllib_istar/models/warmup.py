@@ -119,7 +119,7 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     tokenizer.save_pretrained(tmp)
     with open(os.path.join(tmp, "warmup.json"), "w") as f:
         json.dump({"base": base_path, "env": env_id, "steps": steps, "seed": seed,
-                   "final_loss": float(loss)}, f)
+                   "final_loss": float(loss.detach())}, f)
     try:
         os.replace(tmp, out_dir)
     except OSError:  # another process published it first

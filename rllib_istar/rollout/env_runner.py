@@ -32,6 +32,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env import INPUT_ENV_SINGLE_SPACES, INPUT_ENV_SPACES
 from ray.rllib.env.env_runner import EnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import (EPISODE_LEN_MEAN, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED,
                                      NUM_ENV_STEPS_SAMPLED_LIFETIME, NUM_EPISODES,
                                      NUM_EPISODES_LIFETIME, WEIGHTS_SEQ_NO)
@@ -58,7 +59,7 @@ class _Trajectory:
         self.failed = False
 
 
-class LLMEnvRunner(EnvRunner):
+class LLMEnvRunner(EnvRunner, Checkpointable):
     """EnvRunner that samples groups of trajectories from an LLM policy."""
 
     def __init__(self, *, config, **kwargs):

@@ -177,3 +177,28 @@ def test_invalid_arguments_list_valid_choices():
         clipped_surrogate(OLD, OLD, MASK, ADV, 1.0, 0.2)
     with pytest.raises(ValueError, match="clip_high"):
         clipped_surrogate(OLD, OLD, MASK, ADV, 0.2, -0.1)
+
+
+def test_token_level_accepts_per_token_advantages_equal_to_broadcast():
+    torch.manual_seed(1)
+    logp, old = torch.randn(3, 5), torch.randn(3, 5)
+    mask = torch.tensor([[0, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 0, 0, 0]])
+    adv = torch.tensor([0.5, -1.0, 2.0])
+    per_step = clipped_surrogate(logp, old, mask, adv, 0.2, 0.2, "token")
+    per_token = clipped_surrogate(logp, old, mask, adv[:, None].expand(3, 5).clone(), 0.2, 0.2, "token")
+    assert torch.allclose(per_step.loss, per_token.loss)
+    # a per-token advantage only matters on its own token
+    tok_adv = torch.zeros(3, 5)
+    tok_adv[0, 1] = 1.0
+    lp = logp.clone().requires_grad_(True)
+    clipped_surrogate(lp, old, mask, tok_adv, 10.0 - 9.5, 10.0, "token").loss.backward()
+    nonzero = (lp.grad != 0).nonzero().tolist()
+    assert nonzero == [[0, 1]]
+
+
+def test_per_token_advantages_rejected_at_step_level():
+    import pytest
+
+    with pytest.raises(ValueError, match="ratio_level 'token'"):
+        clipped_surrogate(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2, 3),
+                          torch.zeros(2, 3), 0.2, 0.2, "step")
