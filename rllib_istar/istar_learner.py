@@ -28,6 +28,7 @@ from rllib_istar import metrics as M
 from rllib_istar.connectors.compute_advantages import compute_advantages
 from rllib_istar.core import policy_losses, prm_losses, step_rewards
 from rllib_istar.istar import POLICY_ID, PRM_ID
+from rllib_istar.models.logprobs import compute_token_logprobs
 
 
 class IStarTorchLearner(TorchLearner):
@@ -198,9 +199,8 @@ class IStarTorchLearner(TorchLearner):
         for i in range(self._synced_count(len(slices))):
             # ranks with fewer micro-batches run zero-weight ones so DDP's all-reduce lines up
             sl, weight = (slices[i], 1.0) if i < len(slices) else (slices[0], 0.0)
-            ids, am = self._trim(rows, sl)
-            logp = prm.forward_train({C.INPUT_IDS: ids, C.ATTENTION_MASK: am})["logp"]
-            logp = torch.nn.functional.pad(logp, (0, rows[C.INPUT_IDS].shape[1] - logp.shape[1]))
+            logp = prm.forward_train({C.INPUT_IDS: rows[C.INPUT_IDS][sl],
+                                      C.ATTENTION_MASK: rows[C.ATTENTION_MASK][sl]})["logp"]
             (weight * loss_fn(logp, sl)).backward()
         grads = {pid: p.grad for pid, p in params.items() if p.grad is not None}
         self.apply_gradients(self.postprocess_gradients(grads))
@@ -218,28 +218,16 @@ class IStarTorchLearner(TorchLearner):
             return int(t.item())
         return n
 
-    @staticmethod
-    def _trim(rows, sl):
-        am = rows[C.ATTENTION_MASK][sl]
-        length = int(am.sum(1).max()) if len(am) else 1
-        return rows[C.INPUT_IDS][sl, :length], am[:, :length]
-
     def _chunked_logp(self, logp_fn, rows) -> torch.Tensor:
-        """No-grad ``logp_fn`` over micro-batches, right-padded back to (N, L)."""
-        full = rows[C.INPUT_IDS].shape[1]
-        outs = []
+        """No-grad ``logp_fn(ids, mask) -> (n, L)`` over micro-batches, concatenated to (N, L)."""
+        ids, am = rows[C.INPUT_IDS], rows[C.ATTENTION_MASK]
         with torch.no_grad():
-            for sl in self._slices(len(rows[C.INPUT_IDS])):
-                ids, am = self._trim(rows, sl)
-                outs.append(torch.nn.functional.pad(logp_fn(ids, am).float(), (0, full - ids.shape[1])))
+            outs = [logp_fn(ids[sl], am[sl]).float() for sl in self._slices(len(ids))]
         return torch.cat(outs) if outs else torch.zeros_like(rows[C.RESPONSE_MASK])
 
     def _ref_lm_logp(self, ids, am):
-        temp = self.config.temperature or 1.0
-        logits = self._ref_lm(input_ids=ids, attention_mask=am).logits[:, :-1].float() / temp
-        out = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
-        out[:, 1:] = logits.log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        return out
+        """Log-probs of the frozen initial policy (KL term), same numerics as the modules."""
+        return compute_token_logprobs(self._ref_lm, ids, am, self._plain(POLICY_ID).temperature)
 
     def _log(self, module_id: str, values: Dict[str, float]) -> None:
         for key, value in values.items():

@@ -53,6 +53,17 @@ def as_tensor(value) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(value))
 
 
+def _trim_padding(input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """Drop the columns after the longest right-padded row: ``(ids, mask, full width)``.
+
+    Rows are padded to the longest row of the whole update; a micro- or
+    minibatch of shorter rows then runs on its own width only.
+    """
+    full = input_ids.shape[1]
+    width = int(attention_mask.sum(1).max()) if input_ids.shape[0] else full
+    return input_ids[:, :max(width, 1)], attention_mask[:, :max(width, 1)], full
+
+
 class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
     """Policy module; ``self.lm`` is the HF ``*ForCausalLM`` (trainable, all params)."""
 
@@ -90,9 +101,11 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         Inputs are moved to the model's device.
         """
         dev = self.device
-        return compute_token_logprobs(self.lm, torch.as_tensor(input_ids).to(dev).long(),
-                                      torch.as_tensor(attention_mask).to(dev).long(),
-                                      self.temperature if temperature is None else temperature)
+        ids, mask, full = _trim_padding(torch.as_tensor(input_ids).to(dev).long(),
+                                        torch.as_tensor(attention_mask).to(dev).long())
+        out = compute_token_logprobs(self.lm, ids, mask,
+                                     self.temperature if temperature is None else temperature)
+        return torch.nn.functional.pad(out, (0, full - out.shape[1]))
 
     @property
     def device(self) -> torch.device:
@@ -110,10 +123,12 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
             return {"logp": self.token_logprobs(batch["input_ids"], batch["attention_mask"])}
         ent: list = []
         dev = self.device
-        logp = compute_token_logprobs(self.lm, batch["input_ids"].to(dev).long(),
-                                      batch["attention_mask"].to(dev).long(), self.temperature,
-                                      entropy_out=ent)
-        return {"logp": logp, "entropy": ent[0]}
+        ids, mask, full = _trim_padding(batch["input_ids"].to(dev).long(),
+                                        batch["attention_mask"].to(dev).long())
+        logp = compute_token_logprobs(self.lm, ids, mask, self.temperature, entropy_out=ent)
+        pad = (0, full - logp.shape[1])
+        return {"logp": torch.nn.functional.pad(logp, pad),
+                "entropy": torch.nn.functional.pad(ent[0], pad)}
 
     @override(TorchRLModule)
     def _forward_inference(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:

@@ -104,3 +104,12 @@ def test_weight_sync_ships_the_policy_only(build):
     learner_policy = module_state(algo, "default_policy")
     assert all(torch.equal(runner_state[k], learner_policy[k]) for k in runner_state)
     assert all(v.dtype == learner_policy[k].dtype for k, v in runner_state.items())
+
+
+def test_kl_to_reference_and_entropy_bonus_are_logged_and_finite(build):
+    import math
+
+    algo = build(tiny_config("rloo", kl_coef=0.1, entropy_coef=0.01, num_epochs=2))
+    result = algo.train()["learners"]["default_policy"]
+    assert math.isfinite(result["kl_ref"]) and result["kl_ref"] >= 0.0
+    assert math.isfinite(result["entropy"]) and result["entropy"] > 0.0

@@ -56,7 +56,9 @@ def scratch_ids():
 
 
 def test_builtin_ids():
-    assert registered_env_ids() == sorted([SOKOBAN_ID, KEY_CORRIDOR_ID])
+    ids = registered_env_ids()
+    assert ids == sorted(ids)  # other tests may have registered their own envs
+    assert {SOKOBAN_ID, KEY_CORRIDOR_ID} <= set(ids)
     assert KEY_CORRIDOR_ID in gymnasium.registry and SOKOBAN_ID in gymnasium.registry
 
 
