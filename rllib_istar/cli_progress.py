@@ -1,0 +1,96 @@
+"""Training progress for ``rllib train``: one compact line per iteration, a final line.
+
+:class:`ProgressPrinter` is a ``ray.tune.Callback``; it runs in the driver and
+prints (to stdout, flushed)::
+
+    [toy_istar_cpu] iter   12 | steps    1534 | success 0.41 | return  0.22 | dpo 0.683 | pair_acc 0.58 | 0.8s
+
+With several trials (grid search, ``num_samples``) each line starts with the
+trial's index, and the trial's searched values are printed when it starts.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict, Optional
+
+from ray.tune import Callback
+
+from rllib_istar import metrics as M
+
+COLUMNS = (  # (label, result key, format)
+    ("steps", "env_runners/num_env_steps_sampled_lifetime", "{:>7.0f}"),
+    ("success", f"env_runners/{M.SUCCESS_RATE}", "{:.2f}"),
+    ("return", "env_runners/episode_return_mean", "{:>5.2f}"),
+    ("dpo", f"learners/prm/{M.DPO_LOSS}", "{:.3f}"),
+    ("pair_acc", f"learners/prm/{M.PAIR_ACC}", "{:.2f}"),
+)
+
+
+def lookup(result: Dict[str, Any], key: str) -> Optional[float]:
+    """``result["a"]["b"]`` for ``key="a/b"``; None when missing or not a number."""
+    value: Any = result
+    for part in key.split("/"):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def format_line(result: Dict[str, Any], prefix: str = "") -> str:
+    """One progress line; metrics a run does not have (no PRM) print as '-'."""
+    parts = [f"{prefix}iter {int(result.get('training_iteration', 0)):>4d}"]
+    for label, key, fmt in COLUMNS:
+        value = lookup(result, key)
+        parts.append(f"{label} {'-' if value is None else fmt.format(value)}")
+    parts.append(f"{float(result.get('time_this_iter_s', 0.0)):.1f}s")
+    return " | ".join(parts)
+
+
+class ProgressPrinter(Callback):
+    """Prints one line per training iteration and keeps each trial's last result."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.last: Dict[str, Dict[str, Any]] = {}
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def _prefix(self, trials, trial) -> str:
+        name = trial.experiment_dir_name or ""
+        multi = len(trials) > 1
+        index = f" #{trials.index(trial)}" if multi and trial in trials else ""
+        return f"[{name}{index}] "
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        params = getattr(trial, "evaluated_params", None) or {}
+        if params:
+            shown = ", ".join(f"{k.split('/')[-1]}={v}" for k, v in params.items())
+            self._print(f"{self._prefix(trials, trial)}trial {trial.trial_id}: {shown}")
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.last[trial.trial_id] = result
+        self._print(format_line(result, self._prefix(trials, trial)))
+
+
+def _state(trial, result) -> str:
+    """TERMINATED only when a stop criterion was met (Tune says so after Ctrl+C too)."""
+    if trial.status == "TERMINATED" and not result.get("done"):
+        return "STOPPED"
+    return str(trial.status)
+
+
+def final_lines(trials, printer: ProgressPrinter) -> list[str]:
+    """``final success_rate=... (trial ...)`` for every trial, with its last checkpoint."""
+    lines = []
+    for trial in trials:
+        result = printer.last.get(trial.trial_id) or trial.last_result or {}
+        success = lookup(result, f"env_runners/{M.SUCCESS_RATE}")
+        ret = lookup(result, "env_runners/episode_return_mean")
+        ckpt = trial.checkpoint.path if trial.checkpoint is not None else "none"
+        lines.append(
+            f"final success_rate={'n/a' if success is None else f'{success:.3f}'} "
+            f"return={'n/a' if ret is None else f'{ret:.3f}'} "
+            f"(trial {trial.trial_id}, {_state(trial, result)}, "
+            f"{int(result.get('training_iteration', 0))} iterations, checkpoint {ckpt})")
+    return lines

@@ -1,0 +1,81 @@
+"""The benchmark scripts' ``--smoke`` modes run end to end (so they cannot rot).
+
+Each script runs as a subprocess with its own output folder (never the real
+results in docs/) and the session's isolated model cache; each must finish in
+under two minutes and write outputs that parse.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIMIT_S = 120
+
+
+def _run(script: str, out_dir: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore")
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--smoke",
+                           "--out-dir", out_dir], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=LIMIT_S + 60)
+    elapsed = time.time() - t0
+    assert proc.returncode == 0, f"{script} --smoke failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    assert elapsed < LIMIT_S, f"{script} --smoke took {elapsed:.0f}s (limit {LIMIT_S}s)"
+    return proc
+
+
+def test_learning_smoke(tmp_path):
+    out = tmp_path / "learning"
+    proc = _run("learning.py", str(out))
+    with open(out / "learning.json") as f:
+        data = json.load(f)
+    methods = {run["method"] for run in data["runs"].values()}
+    assert methods == {"istar_rloo", "rloo", "grpo", "gigpo", "prime", "merged"}
+    for run in data["runs"].values():
+        assert run["history"], run["method"]
+        hist = run["history"][-1]
+        assert 0.0 <= hist["success_rate"] <= 1.0
+        assert hist["env_steps"] > 0
+        if run["method"] in ("istar_rloo", "merged"):
+            assert "prm/num_pairs" in hist  # the PRM diagnostics are recorded
+    assert (out / "learning_tables.md").read_text().count("| istar_rloo |") >= 1
+    for png in ("learning_toy.png", "learning_toy_diagnostics.png"):
+        assert (out / png).stat().st_size > 1000
+    assert "final success" in proc.stdout
+    # the report step re-runs from the JSON alone
+    again = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "learning.py"),
+                            "--report", "--out-dir", str(out)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_cost_smoke(tmp_path):
+    out = tmp_path / "cost"
+    _run("cost.py", str(out))
+    with open(out / "cost.json") as f:
+        data = json.load(f)
+    for part in ("iteration", "generation", "learner", "memory", "scaling"):
+        assert part in data, part
+    toy = data["iteration"]["toy"]
+    assert toy["median"]["rloo"]["wall"] > 0 and toy["ratio_wall"] > 0
+    assert toy["median"]["istar_rloo"]["prm_update"] > 0  # the PRM phase is timed
+    assert toy["median"]["rloo"]["prm_update"] == 0       # and absent for outcome-only
+    gen = data["generation"]["toy"]
+    assert gen["bare_tokens_per_s"] > 0 and gen["runner_generation_tokens_per_s"] > 0
+    assert data["learner"]["toy"]["ratio_policy_update_vs_bare"] > 0
+    mem = data["memory"]["median"]
+    assert set(mem) == {"rloo", "full", "lora"}
+    # a full PRM copy holds more trainable state than a LoRA adapter
+    assert mem["full"]["analytic_static_mb"] > mem["lora"]["analytic_static_mb"]
+    assert data["scaling"]["rows"]
+    assert (out / "cost_tables.md").read_text().strip()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-v"]))

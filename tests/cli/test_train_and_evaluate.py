@@ -1,0 +1,114 @@
+"""The main job through ``rllib train file`` and Tune (in-process, shared Ray):
+progress lines, final line, TensorBoard tags, no clobbering, evaluation."""
+import glob
+import json
+import os
+import re
+
+import pytest
+from cli_helpers import EXAMPLES, MAIN_JOB, progress_lines, run_cli
+
+LINE = re.compile(r"^\[toy_istar_cpu\] iter +(\d+) \| steps +\d+ \| success [01]\.\d\d \| "
+                  r"return +-?\d+\.\d\d \| dpo \d\.\d{3} \| pair_acc [01]\.\d\d \| \d+\.\ds$")
+
+
+@pytest.fixture(scope="module")
+def main_job(ray_session, tmp_path_factory):
+    """Two iterations of the README's main job; returns (storage, stdout)."""
+    storage = tmp_path_factory.mktemp("runs")
+    code, out, err = run_cli(["train", "file", MAIN_JOB, "--storage-path", storage,
+                              "--stop", '{"training_iteration": 2}'])
+    assert code == 0, out + err
+    return storage, out
+
+
+def _trial_dir(storage):
+    (trial,) = glob.glob(str(storage / "toy_istar_cpu" / "IStar_*"))
+    return trial
+
+
+def test_progress_is_one_line_per_iteration_and_a_final_success_line(main_job):
+    _, out = main_job
+    lines = progress_lines(out)
+    assert [int(LINE.match(ln).group(1)) for ln in lines] == [1, 2], out
+    assert out.splitlines()[0].startswith("training toy_istar_cpu: results in ")
+    final = [ln for ln in out.splitlines() if ln.startswith("final success_rate=")]
+    assert len(final) == 1 and "TERMINATED, 2 iterations" in final[0], out
+    assert "checkpoint_000000" in final[0]  # checkpoint_at_end
+
+
+def test_metrics_reach_tensorboard(main_job):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(_trial_dir(main_job[0]))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    for tag in ("learners/prm/dpo_loss", "learners/prm/pair_acc", "learners/prm/step_reward_std",
+                "learners/default_policy/adv_step_std", "learners/default_policy/adv_episode_std",
+                "learners/default_policy/policy_loss", "learners/default_policy/clip_frac",
+                "env_runners/success_rate", "env_runners/episode_return_mean",
+                "env_runners/invalid_action_rate", "timers/learner_update"):
+        assert f"ray/tune/{tag}" in tags, sorted(tags)
+    assert [e.step for e in acc.Scalars("ray/tune/env_runners/success_rate")] == [1, 2]
+
+
+def test_a_second_run_never_touches_the_first_runs_checkpoints(main_job):
+    storage, _ = main_job
+    files = glob.glob(os.path.join(_trial_dir(storage), "checkpoint_*", "**"), recursive=True)
+    before = {f: os.stat(f).st_mtime_ns for f in files}
+    code, _, err = run_cli(["train", "file", MAIN_JOB, "--storage-path", storage])
+    assert code == 2 and "already holds a run" in err and "--resume" in err
+    # resuming a finished run trains nothing more
+    code, out, err = run_cli(["train", "file", MAIN_JOB, "--storage-path", storage, "--resume"])
+    assert code == 0, out + err
+    assert progress_lines(out) == [] and "TERMINATED, 2 iterations" in out, out
+    assert {f: os.stat(f).st_mtime_ns for f in files} == before
+
+
+def test_evaluate_reports_intervals_and_writes_trajectories(main_job, tmp_path):
+    storage, _ = main_job
+    out_file = tmp_path / "eval.jsonl"
+    code, out, err = run_cli(["evaluate", storage / "toy_istar_cpu", "--episodes", "12",
+                              "--out", out_file])
+    assert code == 0, out + err
+    assert re.search(r"success_rate=\d\.\d{3} \(95% CI \d\.\d{3}-\d\.\d{3}, Wilson; \d+/12\)", out)
+    assert re.search(r"return_mean=-?\d\.\d{3} \(95% CI -?\d\.\d{3}--?\d\.\d{3}, normal\)", out)
+    records = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert len(records) == 12
+    assert len({r["task_seed"] for r in records}) == 12
+    steps = [s for r in records for s in r["steps"]]
+    assert all(isinstance(s["prm_step_reward"], float) for s in steps)
+    assert all(s["prompt"] and isinstance(s["env_reward"], float) for s in steps)
+    # the restored policy acts in the trained format (a random tiny LM would not)
+    assert sum(s["action_valid"] for s in steps) / len(steps) > 0.5
+    assert sum(r["won"] for r in records) == int(re.search(r"; (\d+)/12", out).group(1))
+
+
+def test_search_example_runs_every_grid_point(ray_session, tmp_path):
+    code, out, err = run_cli(["train", "file", EXAMPLES / "toy_istar_search_cpu.yaml",
+                              "--storage-path", tmp_path, "--stop", '{"training_iteration": 1}'])
+    assert code == 0, out + err
+    finals = [ln for ln in out.splitlines() if ln.startswith("final success_rate=")]
+    assert len(finals) == 4 and all("TERMINATED, 1 iterations" in ln for ln in finals), out
+    assert {ln.split("]")[0] for ln in progress_lines(out)} == {
+        f"[toy_istar_search_cpu #{i}" for i in range(4)}
+    starts = [ln for ln in out.splitlines() if re.search(r"\] trial \w+: ", ln)]
+    assert len(starts) == 4 and all("step_advantage_weight=" in ln for ln in starts), out
+
+
+def test_resume_keeps_checkpoints_the_saved_state_does_not_know(main_job, tmp_path):
+    """A run killed between writing a checkpoint and saving its state: resuming would
+    write its next checkpoint under the same name, so the newer one is kept aside."""
+    import shutil
+
+    from rllib_istar.cli_resume import protect_unrecorded_checkpoints
+
+    exp_dir = tmp_path / "toy_istar_cpu"
+    shutil.copytree(main_job[0] / "toy_istar_cpu", exp_dir)
+    trial = _trial_dir(tmp_path)
+    shutil.copytree(os.path.join(trial, "checkpoint_000000"), os.path.join(trial, "checkpoint_000001"))
+    lines = protect_unrecorded_checkpoints(str(exp_dir))
+    assert lines[0].startswith("kept checkpoint_000001 of IStar_") and "kept_checkpoint_000001" in lines[0]
+    assert lines[1].endswith("already finished; nothing to resume")
+    assert os.path.isfile(os.path.join(trial, "kept_checkpoint_000001", "algorithm_state.pkl"))
+    assert os.path.isdir(os.path.join(trial, "checkpoint_000000"))
