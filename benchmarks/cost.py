@@ -136,7 +136,8 @@ def _bare_generate(model, prompts, max_new_tokens, temperature, top_p, pad_id, e
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         t0 = time.perf_counter()
-        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg)
+        out = model.generate(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                             generation_config=cfg)
         dt = time.perf_counter() - t0
     n = 0
     for row in out[:, width:].tolist():

@@ -27,11 +27,11 @@ def search_config() -> IStarConfig:
     return (IStarConfig()
             .environment("rllib_istar/KeyCorridor-v0")
             .training(advantage_estimator="istar_rloo", format_warmup_steps=150,
-                      max_new_tokens=2, group_size=8, num_groups=8, num_epochs=1,
-                      lr=tune.loguniform(1e-4, 1e-3),
-                      prm_lr=tune.loguniform(1e-4, 1e-3),
-                      step_advantage_weight=tune.uniform(0.25, 2.0),   # alpha (ALG §3)
-                      prm_beta=tune.choice([0.02, 0.05, 0.1, 0.2]))   # beta (ALG §1)
+                      max_new_tokens=2, group_size=8, num_groups=8, num_epochs=3,
+                      lr=tune.loguniform(3e-4, 2e-3),
+                      prm_lr=tune.loguniform(3e-4, 2e-3),
+                      step_advantage_weight=tune.uniform(0.05, 1.0),   # alpha (ALG §3)
+                      prm_beta=tune.choice([0.05, 0.1, 0.5]))   # beta (ALG §1)
             .debugging(seed=0))
 
 

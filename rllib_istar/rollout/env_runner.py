@@ -15,7 +15,10 @@ envs itself:
 * over-long prompts are shortened by the rule in ``rollout/prompting.py``
   and counted.
 
-Weight sync ships the policy only, in its own dtype (``set_state``).
+Weight sync ships the policy only, in its own dtype (``set_state``). With the
+``hf`` backend the policy generates on CUDA whenever this process sees a GPU
+(Ray hides GPUs from remote runners that asked for none, so that means
+``num_gpus_per_env_runner > 0``, or the local runner on a GPU driver).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from typing import Any, Dict, List, Optional
 
 import gymnasium as gym
 import numpy as np
+import torch
 import ray
 from ray.rllib.core import (COMPONENT_RL_MODULE, DEFAULT_MODULE_ID)
 from ray.rllib.core.rl_module.rl_module import RLModule
@@ -91,6 +95,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             spec.observation_space, spec.action_space = self.env.observation_space, self.env.action_space
             self.module = spec.build()
             self.module.eval()
+            if torch.cuda.is_available():  # Ray hides GPUs from runners that asked for none
+                self.module.to("cuda")
             self.generator = make_generator("hf", model=self.module.lm, tokenizer=self.tokenizer)
         else:
             self.generator = make_generator(cfg.generation_backend, model_path=path,
