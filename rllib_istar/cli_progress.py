@@ -52,6 +52,7 @@ class ProgressPrinter(Callback):
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
         self.last: Dict[str, Dict[str, Any]] = {}
+        self.success: Dict[str, list] = {}  # trial id -> success rate of every printed iteration
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -70,6 +71,9 @@ class ProgressPrinter(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self.last[trial.trial_id] = result
+        success = lookup(result, f"env_runners/{M.SUCCESS_RATE}")
+        if success is not None:
+            self.success.setdefault(trial.trial_id, []).append(float(success))
         self._print(format_line(result, self._prefix(trials, trial)))
 
 
@@ -80,16 +84,25 @@ def _state(trial, result) -> str:
     return str(trial.status)
 
 
+FINAL_WINDOW = 10  # iterations averaged in the final line (one iteration's rate is noisy)
+
+
 def final_lines(trials, printer: ProgressPrinter) -> list[str]:
-    """``final success_rate=... (trial ...)`` for every trial, with its last checkpoint."""
+    """``final success_rate=... (trial ...)`` for every trial, with its last checkpoint.
+
+    Besides the last iteration's rate, the mean over the last ``FINAL_WINDOW``
+    printed iterations (a single iteration of a few groups is noisy).
+    """
     lines = []
     for trial in trials:
         result = printer.last.get(trial.trial_id) or trial.last_result or {}
         success = lookup(result, f"env_runners/{M.SUCCESS_RATE}")
         ret = lookup(result, "env_runners/episode_return_mean")
         ckpt = trial.checkpoint.path if trial.checkpoint is not None else "none"
+        window = printer.success.get(trial.trial_id, [])[-FINAL_WINDOW:]
+        mean = f" (mean of the last {len(window)}: {sum(window) / len(window):.3f})" if window else ""
         lines.append(
-            f"final success_rate={'n/a' if success is None else f'{success:.3f}'} "
+            f"final success_rate={'n/a' if success is None else f'{success:.3f}'}{mean} "
             f"return={'n/a' if ret is None else f'{ret:.3f}'} "
             f"(trial {trial.trial_id}, {_state(trial, result)}, "
             f"{int(result.get('training_iteration', 0))} iterations, checkpoint {ckpt})")

@@ -32,7 +32,19 @@ def test_printer_prefixes_trials_by_index_when_there_are_several():
     printer.on_trial_result(0, [a, b], b, RESULT)
     assert out.getvalue().startswith("[exp #1] iter    3 |")
     (line,) = final_lines([b], printer)
-    assert line.startswith("final success_rate=0.406 return=-0.125 (trial b, ")
+    assert line.startswith("final success_rate=0.406 (mean of the last 1: 0.406) return=-0.125 (trial b, ")
+
+
+def test_final_line_averages_the_last_ten_iterations():
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    trial = _trial(tid="t")
+    rates = [0.0] * 5 + [0.5] * 9 + [1.0]   # 15 iterations: the last 10 are 9 x 0.5 and 1.0
+    for rate in rates:
+        result = dict(RESULT, env_runners=dict(RESULT["env_runners"], success_rate=rate))
+        printer.on_trial_result(0, [trial], trial, result)
+    (line,) = final_lines([trial], printer)
+    assert line.startswith("final success_rate=1.000 (mean of the last 10: 0.550) ")
 
 
 def test_exit_codes_done_failed_and_interrupted():
