@@ -18,7 +18,8 @@ Results go to ``<out-dir>/learning.json`` after every run (a cut-off run keeps
 what it had; finished runs are skipped when re-run). ``--report`` rebuilds
 plots and tables from the JSON only.
 
-    python benchmarks/learning.py                        # everything (~70 min, 2 CPUs)
+    python benchmarks/learning.py                        # everything (~1.5 h on 2 CPUs; see
+                                                         # docs/BENCHMARKS.md for a 2-process split)
     python benchmarks/learning.py --env toy --part main  # one part
     python benchmarks/learning.py --report               # plots + tables from the JSON
     python benchmarks/learning.py --smoke --out-dir /tmp/x   # < 2 min, for the test

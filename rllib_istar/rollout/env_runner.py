@@ -29,8 +29,8 @@ from typing import Any, Dict, List, Optional
 
 import gymnasium as gym
 import numpy as np
-import torch
 import ray
+import torch
 from ray.rllib.core import (COMPONENT_RL_MODULE, DEFAULT_MODULE_ID)
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env import INPUT_ENV_SINGLE_SPACES, INPUT_ENV_SPACES
