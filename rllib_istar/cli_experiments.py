@@ -18,7 +18,6 @@ Everything here runs before Ray starts, so bad input fails in seconds with a
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 import time
@@ -26,6 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from rllib_istar import metrics as M
 from rllib_istar.cli_common import CliError, Path, first_line, load_yaml_file
+from rllib_istar.messages import did_you_mean, hint, type_names
 
 ALGORITHMS = ("IStar",)
 DEFAULT_STORAGE = "~/ray_results"
@@ -164,7 +164,7 @@ def validate_experiment(name: str, spec: dict, src: Source, *, check_paths=True)
     if run not in ALGORITHMS:
         raise src.error((name, "run"), f"unknown algorithm {run!r}; this plugin runs 'IStar' "
                         "(baselines are config: {advantage_estimator: rloo|grpo|gigpo|prime|...})"
-                        f"{_tail(run, ALGORITHMS)}")
+                        f"{did_you_mean(run, ALGORITHMS, cutoff=0.5)}")
     config = spec.get("config") or {}
     if not isinstance(config, dict):
         raise src.error((name, "config"), "config must be a mapping of IStarConfig keys")
@@ -224,8 +224,8 @@ def _check_checkpoint_config(name: str, ckpt, src: Source) -> None:
                             f"{_hint(key, CHECKPOINT_KEYS)}")
         types = CHECKPOINT_KEYS[key]
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-            raise src.error(path, f"checkpoint_config.{key} must be {names}, got {value!r}")
+            raise src.error(path, f"checkpoint_config.{key} must be {type_names(types)}, "
+                            f"got {value!r}")
         if key == "checkpoint_score_order" and value not in ("max", "min"):
             raise src.error(path, f"checkpoint_score_order must be 'max' or 'min', got {value!r}")
 
@@ -344,15 +344,7 @@ def _key_in_message(message: str, cfg: dict, env) -> Path:
 
 
 def _hint(key: str, valid) -> str:
-    near = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1, cutoff=0.6)
-    if near:
-        return f"did you mean {near[0]!r}?"
-    return f"valid: {', '.join(str(v) for v in valid)}"
-
-
-def _tail(value, valid) -> str:
-    near = difflib.get_close_matches(str(value), list(valid), n=1, cutoff=0.5)
-    return f" (did you mean {near[0]!r}?)" if near and near[0] != value else ""
+    return hint(key, valid, f"valid: {', '.join(str(v) for v in valid)}")
 
 
 def experiment_dirs(experiments: Dict[str, dict]) -> List[str]:

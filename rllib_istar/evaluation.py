@@ -153,46 +153,22 @@ def sample_episodes(algo, episodes: int, seed: int = DEFAULT_SEED, chunk: int = 
 def prm_step_rewards(algo, episodes: Sequence[Any]) -> Optional[List[List[float]]]:
     """Implicit step rewards per episode and step (ALGORITHM.md §1), or None without a PRM.
 
-    Scored on the (first) learner through the public ``LearnerGroup.foreach_learner``,
-    so it works whether that learner is local or a remote actor.
+    Scored by the (first) learner's ``score_step_rewards`` through the public
+    ``LearnerGroup.foreach_learner``, so it works for a local or a remote learner.
     """
     from rllib_istar.connectors import episodes_to_rows
 
-    config = algo.config
-    if not config.uses_prm or not episodes:
+    if not algo.config.uses_prm or not episodes:
         return None
     rows = episodes_to_rows(episodes)
     results = algo.learner_group.foreach_learner(
-        _score_rows, rows=rows, beta=config.prm_beta, microbatch_size=config.microbatch_size)
+        lambda learner: learner.score_step_rewards(rows).tolist())
     flat = next(iter(results)).get()
     out, pos = [], 0
     for ep in episodes:
         out.append(flat[pos:pos + len(ep)])
         pos += len(ep)
     return out
-
-
-def _score_rows(learner, *, rows, beta: float, microbatch_size: int) -> List[float]:
-    """Runs on a learner: ``r_phi`` of every step row, micro-batched, as a flat list."""
-    import torch
-
-    from rllib_istar.core.step_rewards import implicit_step_rewards
-    from rllib_istar.istar import POLICY_ID, PRM_ID
-
-    policy, prm = learner.module[POLICY_ID].unwrapped(), learner.module[PRM_ID].unwrapped()
-    device = next(prm.parameters()).device
-    rewards = []
-    with torch.no_grad():
-        for i in range(0, len(rows[C.INPUT_IDS]), microbatch_size):
-            sl = slice(i, i + microbatch_size)
-            am = rows[C.ATTENTION_MASK][sl]
-            length = int(am.sum(1).max())
-            ids, am = rows[C.INPUT_IDS][sl, :length].to(device), am[:, :length].to(device)
-            mask = rows[C.RESPONSE_MASK][sl, :length].to(device)
-            rewards.append(implicit_step_rewards(prm.token_logprobs(ids, am).float(),
-                                                 policy.token_logprobs(ids, am).float(),
-                                                 mask, beta).cpu())
-    return torch.cat(rewards).tolist()
 
 
 def trajectory_records(episodes: Sequence[Any], step_rewards) -> List[Dict[str, Any]]:

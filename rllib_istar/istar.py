@@ -13,7 +13,6 @@ docstring.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any, Dict, List
 
@@ -26,6 +25,7 @@ from ray.rllib.utils.metrics import (ENV_RUNNER_RESULTS, LEARNER_RESULTS,
 from rllib_istar import metrics as M
 from rllib_istar.estimators import EstimatorSpec, resolve_estimator
 from rllib_istar.istar_knobs import KNOBS, KNOBS_BY_NAME, RLLIB_DEFAULTS, render_knob_docs
+from rllib_istar.messages import did_you_mean, hint, type_names
 
 POLICY_ID = "default_policy"  # == ray.rllib.core.DEFAULT_MODULE_ID
 PRM_ID = "prm"
@@ -66,7 +66,7 @@ class IStarConfig(AlgorithmConfig):
             super().training(**kwargs)
         except TypeError as e:
             bad = next(iter(kwargs))
-            raise TypeError(f"{e}; {_nearest_hint(bad, self._known_keys())}") from None
+            raise TypeError(f"{e}; {_key_hint(bad, self._known_keys())}") from None
         for key, value in ours.items():
             if value is not NotProvided:
                 setattr(self, key, value)
@@ -145,7 +145,7 @@ class IStarConfig(AlgorithmConfig):
         known = set(vars(type(self)())) | {"class"}  # RLlib's from_state() leaves "class"
         for key in vars(self):
             if key not in known and not key.startswith("__"):  # "__...__": Tune's own keys
-                self._value_error(f"unknown config key {key!r}; {_nearest_hint(key, known)}")
+                self._value_error(f"unknown config key {key!r}; {_key_hint(key, known)}")
         for knob in KNOBS:
             self._check_knob(knob, getattr(self, knob.name))
         self._check_settings()
@@ -154,14 +154,14 @@ class IStarConfig(AlgorithmConfig):
 
     def _check_knob(self, knob, value) -> None:
         if isinstance(value, bool) and bool not in knob.types and value is not None:
-            self._value_error(f"{knob.name} must be {_type_names(knob.types)}, got {value!r}")
+            self._value_error(f"{knob.name} must be {type_names(knob.types)}, got {value!r}")
         if not isinstance(value, knob.types):
-            self._value_error(f"{knob.name} must be {_type_names(knob.types)}, got {value!r} "
+            self._value_error(f"{knob.name} must be {type_names(knob.types)}, got {value!r} "
                               f"({type(value).__name__})")
         if knob.choices is not None and value not in knob.choices:
             self._value_error(f"{knob.name}={value!r} is not valid; choose one of "
                               f"{', '.join(repr(c) for c in knob.choices)}"
-                              f"{_nearest_tail(value, knob.choices)}")
+                              f"{did_you_mean(value, knob.choices)}")
         if knob.minimum is not None and value is not None and value < knob.minimum:
             self._value_error(f"{knob.name}={value!r} must be >= {knob.minimum}")
 
@@ -173,7 +173,7 @@ class IStarConfig(AlgorithmConfig):
                               f"env: in the YAML (registered: {', '.join(registered_env_ids())})")
         elif isinstance(self.env, str) and self.env not in registered_env_ids():
             self._value_error(f"unknown env {self.env!r}; registered: "
-                              f"{', '.join(registered_env_ids())}{_nearest_tail(self.env, registered_env_ids())}")
+                              f"{', '.join(registered_env_ids())}{did_you_mean(self.env, registered_env_ids())}")
         try:
             spec = self.estimator
         except ValueError as e:
@@ -205,20 +205,8 @@ class IStarConfig(AlgorithmConfig):
 IStarConfig.__doc__ += render_knob_docs()
 
 
-def _type_names(types) -> str:
-    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
-
-
-def _nearest_tail(value, valid) -> str:
-    near = difflib.get_close_matches(str(value), [str(v) for v in valid], n=1)
-    return f" (did you mean {near[0]!r}?)" if near else ""
-
-
-def _nearest_hint(key: str, valid) -> str:
-    near = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
-    if near:
-        return f"did you mean {near[0]!r}?"
-    return "see the knob list in help(rllib_istar.IStarConfig)"
+def _key_hint(key: str, valid) -> str:
+    return hint(key, valid, "see the knob list in help(rllib_istar.IStarConfig)")
 
 
 class IStar(Algorithm):

@@ -111,6 +111,19 @@ class IStarTorchLearner(TorchLearner):
                            _no_metrics_reduce=True, **kwargs)
         return None if no_reduce else self.metrics.reduce()
 
+    def score_step_rewards(self, rows: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Implicit step rewards r_phi (ALGORITHM.md §1) under the current PRM, with the
+        current policy as pi_old (what ``rllib evaluate`` reports).
+
+        ``rows``: :func:`~rllib_istar.connectors.episodes_to_rows` output (any device),
+        ``N`` step rows -> ``(N,)`` float32 on the CPU. Micro-batched, no gradients.
+        """
+        rows = {k: v.to(self._device) for k, v in rows.items()}
+        old_logp = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        prm_logp = self._chunked_logp(self._plain(PRM_ID).token_logprobs, rows)
+        return step_rewards.implicit_step_rewards(prm_logp, old_logp, rows[C.RESPONSE_MASK],
+                                                  self.config.prm_beta).cpu()
+
     # --------------------------------------------------------------- phases
     def _old_logp(self, rows) -> torch.Tensor:
         mask = rows[C.RESPONSE_MASK]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from lmtest_utils import WORDS, right_pad
 
 pytestmark = pytest.mark.gpu
 
-WORDS = ["red", "green", "blue", "forward", "open", "door", "key", "left", "right", "pick"]
 TEXTS = ["red", "red door key open", "blue green", "forward forward key door red left right"]
 
 
@@ -21,23 +21,13 @@ def _load(dtype):
     return load_causal_lm(path, dtype=dtype).cuda().eval(), load_tokenizer(path)
 
 
-def _right_pad(rows, device):
-    width = max(len(r) for r in rows)
-    ids = torch.zeros((len(rows), width), dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
-    return ids.to(device), mask.to(device)
-
-
 @torch.no_grad()
 def test_bf16_token_logprobs_match_manual_forward():
     from rllib_istar.models import compute_token_logprobs, encode_prompt
 
     model, tok = _load("bfloat16")
     rows = [encode_prompt(tok, t) for t in TEXTS]
-    ids, mask = _right_pad(rows, "cuda")
+    ids, mask = (t.cuda() for t in right_pad(rows))
     got = compute_token_logprobs(model, ids, mask)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
@@ -62,7 +52,7 @@ def test_cuda_generation_logp_match_learner(dtype, atol):
     assert torch.equal(cuda_state, torch.cuda.get_rng_state())
     assert res == gen.generate(prompts, max_new_tokens=32, temperature=0.8, seed=1)
     rows = [p + r.response_ids for p, r in zip(prompts, res)]
-    ids, mask = _right_pad(rows, "cuda")
+    ids, mask = (t.cuda() for t in right_pad(rows))
     with torch.no_grad():
         lp = compute_token_logprobs(model, ids, mask, temperature=0.8).cpu()
     gap = 0.0

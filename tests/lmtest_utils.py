@@ -1,4 +1,5 @@
-"""Helpers shared by tests/models (imported as a plain module; tests/ has no packages)."""
+"""Helpers shared by the model tests (tests/models, tests/gpu); a plain module on the path
+through tests/conftest.py's folder (tests/ has no packages)."""
 from __future__ import annotations
 
 WORDS = ["red", "green", "blue", "forward", "open", "door", "key", "left", "right", "pick"]
