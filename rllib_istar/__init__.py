@@ -21,7 +21,7 @@ _RLLIB_REGISTRY = "ray.rllib.algorithms.registry"
 
 
 def _istar_class_and_config():
-    from rllib_istar.istar import IStar, IStarConfig
+    from rllib_istar.algorithm.istar import IStar, IStarConfig
 
     return IStar, IStarConfig
 
@@ -60,7 +60,7 @@ def register() -> None:
     from ray.tune.registry import register_trainable
 
     from rllib_istar.envs import register_envs
-    from rllib_istar.istar import IStar
+    from rllib_istar.algorithm.istar import IStar
 
     register_trainable("IStar", IStar)
     register_envs()
@@ -74,7 +74,7 @@ elif not any(isinstance(f, _RegistryImportHook) for f in sys.meta_path):
 
 def __getattr__(name):
     if name in ("IStarConfig", "IStar"):
-        from rllib_istar import istar
+        from rllib_istar.algorithm import istar
 
         return getattr(istar, name)
     raise AttributeError(f"module 'rllib_istar' has no attribute {name!r}")

@@ -22,16 +22,23 @@ WON = "won"                        # bool
 NUM_INVALID = "num_invalid"        # int: invalid actions in the trajectory
 
 # --- learner rows (N = env steps, M = trajectories, L = padded length) ---
+STEP_ROWS = "step_rows"            # key of the row dict in the learner connector's batch
 INPUT_IDS = "input_ids"            # (N, L) long
 ATTENTION_MASK = "attention_mask"  # (N, L) long
 RESPONSE_MASK = "response_mask"    # (N, L) float, 1 on response tokens only
 OLD_LOGP = "old_logp"              # (N, L) float, pi_old log-probs (learner numerics)
+REF_LOGP = "ref_logp"              # (N, L) float, frozen initial policy log-probs (KL term)
+# ROLLOUT_LOGP (above) is also a row: (N, L) float, 0 off the response
 STEP_TRAJ = "step_traj"            # (N,) long, trajectory index 0..M-1
 STEP_GROUP = "step_group"          # (N,) long, group index
 STEP_INDEX = "step_index"          # (N,) long, t inside the trajectory
 ENV_REWARD = "env_reward"          # (N,) float, env reward incl. invalid penalty
 ANCHOR = "anchor"                  # (N,) long, anchor-state id (GiGPO)
 ADVANTAGES = "advantages"          # (N,) or (N, L) float
+
+# --- module outputs (forward_train) ---
+LOGP = "logp"                      # (N, L) float32 token log-probs, 0 at position 0 and padding
+ENTROPY = "entropy"                # (N, L) float32 token entropies (compute_entropy only)
 TRAJ_OUTCOME = "traj_outcome"      # (M,) float
 TRAJ_GROUP = "traj_group"          # (M,) long
 TRAJ_WON = "traj_won"              # (M,) float, 1.0 if the trajectory won

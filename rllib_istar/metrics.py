@@ -23,7 +23,10 @@ NUM_PAIRS = "num_pairs"
 GROUPS_WITHOUT_PAIRS = "groups_without_pairs"
 STEP_REWARD_MEAN = "step_reward_mean"
 STEP_REWARD_STD = "step_reward_std"
+MARGIN_MEAN = "margin_mean"
 PRM_CE_LOSS = "ce_loss"
+PRM_CE_ACC = "acc"
+NUM_ROWS = "num_rows"
 
 # --- advantages and policy (`learners/default_policy/...`) ---
 ADV_EPISODE_MEAN = "adv_episode_mean"
@@ -36,6 +39,7 @@ CLIP_FRAC = "clip_frac"
 RATIO_MEAN = "ratio_mean"
 RATIO_MAX = "ratio_max"
 APPROX_KL = "approx_kl"
+NUM_UNITS = "num_units"
 KL_REF = "kl_ref"
 ENTROPY = "entropy"
 LOGP_GAP = "rollout_learner_logp_gap"         # mean |rollout logp - learner logp| per token

@@ -1,4 +1,5 @@
-"""Shared test fixtures: CPU-only seeding, an isolated model cache, a Ray session.
+"""Shared test fixtures: CPU-only seeding, an isolated model cache, a Ray session,
+tiny models and modules, built algorithms, the EchoEnv double.
 
 Tiers: unmarked tests run in CI; ``slow`` (learning runs) with ``pytest -m slow``;
 ``gpu`` tests are skipped unless CUDA is available.
@@ -6,8 +7,11 @@ Tiers: unmarked tests run in CI; ``slow`` (learning runs) with ``pytest -m slow`
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from lmtest_utils import WORDS, text_spaces
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,3 +63,56 @@ def ray_session():
                                            "TOKENIZERS_PARALLELISM": "false"}})
     yield ray
     ray.shutdown()
+
+
+# ---- tiny models over a small word list (lm, rl_modules, rollout tests) ----
+@pytest.fixture(scope="session")
+def tiny_paths(_isolated_cache):
+    """{arch: path} of the cached tiny models (built once per session)."""
+    from rllib_istar.lm.tiny import tiny_model_path
+
+    return {arch: tiny_model_path(WORDS, arch=arch) for arch in ("llama", "qwen2")}
+
+
+@pytest.fixture(scope="session")
+def tiny_path(tiny_paths):
+    return tiny_paths["llama"]
+
+
+@pytest.fixture
+def build_module():
+    """build_module(path, cls=CausalLMRLModule, **model_config) via RLModuleSpec.build()."""
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from rllib_istar.rl_modules import CausalLMRLModule
+
+    def _build(path, cls=CausalLMRLModule, **cfg):
+        obs, act = text_spaces()
+        spec = RLModuleSpec(module_class=cls, observation_space=obs, action_space=act,
+                            model_config={"model_path": path, **cfg})
+        return spec.build()
+
+    return _build
+
+
+# ---- algorithms (algorithm, learner tests) ----
+@pytest.fixture
+def build(ray_session):
+    """Build an algo from a config; stopped at the end of the test."""
+    algos = []
+
+    def _build(config):
+        algo = config.build_algo()
+        algos.append(algo)
+        return algo
+
+    yield _build
+    for algo in algos:
+        algo.stop()
+
+
+# ---- the EchoEnv test double (tests/doubles/echo_env.py) ----
+@pytest.fixture(scope="session")
+def echo_env_source():
+    """EchoEnv's module source, to write into a subprocess's folder (``--import``)."""
+    return (Path(__file__).parent / "doubles" / "echo_env.py").read_text()

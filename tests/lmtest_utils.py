@@ -1,4 +1,5 @@
-"""Helpers shared by the model tests (tests/models, tests/gpu); a plain module on the path
+"""Helpers shared by the LM, module and generation tests (tests/lm, tests/rl_modules,
+tests/rollout, tests/gpu); a plain module on the path
 through tests/conftest.py's folder (tests/ has no packages)."""
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from ray.tune.schedulers import ASHAScheduler
 
 import rllib_istar  # noqa: F401  (makes the Tune name "IStar" resolvable)
 from rllib_istar import IStarConfig
+from rllib_istar.algorithm.warmup import prepare_policy_model
 
 METRIC = "env_runners/success_rate"
 
@@ -46,7 +47,7 @@ def main(argv=None) -> tune.ResultGrid:
 
     config = search_config()
     # Build the format-warmed tiny model once here, not once per concurrent trial.
-    config.effective_model_path()
+    prepare_policy_model(config)
     tuner = tune.Tuner(
         "IStar", param_space=config,
         tune_config=tune.TuneConfig(

@@ -71,7 +71,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         C.INPUT_IDS: input_ids,
         C.ATTENTION_MASK: attention_mask,
         C.RESPONSE_MASK: response_mask,
-        "rollout_logp": rollout_logp,
+        C.ROLLOUT_LOGP: rollout_logp,
         C.STEP_TRAJ: torch.tensor(step_traj, dtype=torch.long),
         C.STEP_GROUP: step_group_t,
         C.STEP_INDEX: torch.tensor(step_index, dtype=torch.long),
@@ -86,10 +86,10 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
 class EpisodesToStepRows(ConnectorV2):
     """ConnectorV2 piece wrapping :func:`episodes_to_rows` for the IStar learner.
 
-    Output: ``batch["step_rows"]`` (the dict above).
+    Output: ``batch[columns.STEP_ROWS]`` (the dict above).
     """
 
     def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None,
                  metrics=None, **kwargs):
-        batch["step_rows"] = episodes_to_rows(episodes)
+        batch[C.STEP_ROWS] = episodes_to_rows(episodes)
         return batch

@@ -21,6 +21,8 @@ from rllib_istar.core.advantages import (
     get_episode_estimator,
     merged_outcomes,
     mix_advantages,
+    mix_token_advantages,
+    token_step_advantages,
     register_episode_estimator,
     step_advantages,
 )
@@ -29,7 +31,6 @@ from rllib_istar.core.gigpo import (
     anchor_ids,
     anchor_step_advantages,
     discounted_returns,
-    gigpo_advantages,
 )
 from rllib_istar.core.policy_losses import RATIO_LEVELS, PolicyLossOutput, clipped_surrogate
 from rllib_istar.core.prm_losses import (
@@ -48,7 +49,6 @@ from rllib_istar.core.segments import (
     masked_mean,
     masked_sum,
     masked_whiten,
-    seg_broadcast,
     seg_count,
     seg_mean,
     seg_std,
@@ -65,12 +65,12 @@ from rllib_istar.core.step_rewards import (
 __all__ = [
     "advantages", "gigpo", "policy_losses", "prm_losses", "segments", "step_rewards",
     "EPISODE_ESTIMATORS", "broadcast_to_steps", "episode_advantages", "get_episode_estimator",
-    "merged_outcomes", "mix_advantages", "register_episode_estimator", "step_advantages",
-    "ANCHOR_NORMS", "anchor_ids", "anchor_step_advantages", "discounted_returns", "gigpo_advantages",
+    "merged_outcomes", "mix_advantages", "mix_token_advantages", "token_step_advantages", "register_episode_estimator", "step_advantages",
+    "ANCHOR_NORMS", "anchor_ids", "anchor_step_advantages", "discounted_returns",
     "RATIO_LEVELS", "PolicyLossOutput", "clipped_surrogate",
     "TRAJ_AGGREGATIONS", "CEOutput", "DPOOutput", "groups_without_pairs", "pair_accuracy",
     "preference_pairs", "prime_ce_loss", "trajectory_dpo_loss", "trajectory_logratio",
-    "compact_ids", "masked_mean", "masked_sum", "masked_whiten", "seg_broadcast", "seg_count",
+    "compact_ids", "masked_mean", "masked_sum", "masked_whiten", "seg_count",
     "seg_mean", "seg_std", "seg_sum", "seg_zscore",
     "implicit_step_rewards", "step_logratio", "token_implicit_rewards", "token_logratio",
 ]

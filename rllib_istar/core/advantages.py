@@ -32,6 +32,8 @@ __all__ = [
     "episode_advantages",
     "step_advantages",
     "mix_advantages",
+    "token_step_advantages",
+    "mix_token_advantages",
     "merged_outcomes",
     "broadcast_to_steps",
 ]
@@ -46,7 +48,7 @@ def register_episode_estimator(name: str) -> Callable[[EpisodeEstimator], Episod
 
     def deco(fn: EpisodeEstimator) -> EpisodeEstimator:
         if name in EPISODE_ESTIMATORS:
-            raise ValueError(f"advantage estimator {name!r} is already registered")
+            raise ValueError(f"episode estimator {name!r} is already registered")
         EPISODE_ESTIMATORS[name] = fn
         return fn
 
@@ -59,13 +61,13 @@ def get_episode_estimator(name: str) -> EpisodeEstimator:
     >>> get_episode_estimator("grpoo")
     Traceback (most recent call last):
     ...
-    ValueError: unknown advantage estimator 'grpoo'; valid: grpo, grpo_mean, reinforce_pp, rloo
+    ValueError: unknown episode estimator 'grpoo'; valid: grpo, grpo_mean, reinforce_pp, rloo
     """
     try:
         return EPISODE_ESTIMATORS[name]
     except KeyError:
         valid = ", ".join(sorted(EPISODE_ESTIMATORS))
-        raise ValueError(f"unknown advantage estimator {name!r}; valid: {valid}") from None
+        raise ValueError(f"unknown episode estimator {name!r}; valid: {valid}") from None
 
 
 @register_episode_estimator("grpo")
@@ -189,3 +191,40 @@ def merged_outcomes(outcomes: torch.Tensor, step_rewards: torch.Tensor,
     """
     _check_alpha(alpha)
     return outcomes + alpha * seg_sum(step_rewards, step_traj.long(), outcomes.shape[0])
+
+
+def token_step_advantages(token_rewards: torch.Tensor, response_mask: torch.Tensor,
+                          step_group: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Token-level rewards z-scored over every response token of the group (§5:
+    token-level PR ablation and PRIME).
+
+    Shapes: ``token_rewards, response_mask (N, L)``, ``step_group (N,)`` -> ``(N, L)``
+    float32, zero off the response mask (prompt and padding).
+
+    >>> token_step_advantages(torch.tensor([[0., 1.], [0., 3.]]), torch.tensor([[0., 1.], [0., 1.]]),
+    ...                       torch.tensor([0, 0])).tolist()
+    [[0.0, -0.7071062922477722], [0.0, 0.7071062922477722]]
+    """
+    mask = response_mask.bool()
+    token_group = step_group[:, None].expand_as(token_rewards)[mask]
+    out = torch.zeros_like(token_rewards, dtype=torch.float32)
+    out[mask] = step_advantages(token_rewards[mask].float(), token_group, eps=eps)
+    return out
+
+
+def mix_token_advantages(episode_adv_per_step: torch.Tensor, token_adv: torch.Tensor,
+                         response_mask: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Token-level mix ``A(t, k) = (A_E(tau) + alpha * A_S(t, k)) * mask`` (§5), ``alpha >= 0``.
+
+    Shapes: ``episode_adv_per_step (N,)``, ``token_adv, response_mask (N, L)`` -> ``(N, L)``,
+    zero off the response mask.
+
+    >>> mix_token_advantages(torch.tensor([1., 2.]), torch.tensor([[0., 2.], [0., 1.]]),
+    ...                      torch.tensor([[0., 1.], [0., 1.]]), alpha=0.5).tolist()
+    [[0.0, 2.0], [0.0, 2.5]]
+    """
+    _check_alpha(alpha)
+    if token_adv.shape != response_mask.shape or token_adv.shape[:1] != episode_adv_per_step.shape:
+        raise ValueError(f"shape mismatch: {tuple(episode_adv_per_step.shape)}, "
+                         f"{tuple(token_adv.shape)}, {tuple(response_mask.shape)}")
+    return (episode_adv_per_step[:, None] + alpha * token_adv) * response_mask

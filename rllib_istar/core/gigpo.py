@@ -18,7 +18,6 @@ __all__ = [
     "anchor_ids",
     "discounted_returns",
     "anchor_step_advantages",
-    "gigpo_advantages",
 ]
 
 
@@ -123,21 +122,3 @@ def anchor_step_advantages(returns: torch.Tensor, anchor_ids: torch.Tensor, norm
         raise ValueError(f"unknown anchor normalisation {norm!r}; valid: " + ", ".join(sorted(ANCHOR_NORMS)))
     ids, k = compact_ids(anchor_ids)
     return ANCHOR_NORMS[norm](returns, ids, k, eps)
-
-
-def gigpo_advantages(episode_adv_per_step: torch.Tensor, returns: torch.Tensor,
-                     anchor_ids: torch.Tensor, step_weight: float, norm: str = "std",
-                     eps: float = 1e-6) -> torch.Tensor:
-    """GiGPO advantage ``A = A_E + w * A_step`` (arXiv 2505.10978; ALGORITHM.md §5).
-
-    Shapes: ``episode_adv_per_step (N,)`` (the GRPO episode advantage of each
-    step's trajectory), ``returns (N,)`` (:func:`discounted_returns`),
-    ``anchor_ids (N,)`` (:func:`anchor_ids`) -> ``(N,)``. ``step_weight >= 0``.
-
-    >>> gigpo_advantages(torch.tensor([.5, .5, -1.]), torch.tensor([3., 1., 7.]),
-    ...                  torch.tensor([0, 0, 1]), step_weight=2.0, norm="mean").tolist()
-    [2.5, -1.5, -1.0]
-    """
-    if not step_weight >= 0:
-        raise ValueError(f"step_weight must be >= 0, got {step_weight}")
-    return episode_adv_per_step + step_weight * anchor_step_advantages(returns, anchor_ids, norm, eps)

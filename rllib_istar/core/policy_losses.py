@@ -24,6 +24,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from rllib_istar import metrics as M
 from rllib_istar.core.segments import as_bool_mask, masked_mean, masked_sum
 
 __all__ = ["PolicyLossOutput", "RatioUnits", "RATIO_LEVELS", "clipped_surrogate"]
@@ -134,11 +135,11 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, response_mask:
         approx_kl = masked_mean(torch.expm1(tok) - tok, mask)
         ratio_max = torch.where(valid, ratio, torch.zeros_like(ratio)).max() if ratio.numel() else ratio.new_zeros(())
         metrics = {
-            "policy_loss": loss.detach(),
-            "clip_frac": masked_mean((surr_clipped < surr).to(ratio.dtype), valid),
-            "ratio_mean": masked_mean(ratio, valid),
-            "ratio_max": ratio_max,
-            "approx_kl": approx_kl,
-            "num_units": valid.sum().to(ratio.dtype),
+            M.POLICY_LOSS: loss.detach(),
+            M.CLIP_FRAC: masked_mean((surr_clipped < surr).to(ratio.dtype), valid),
+            M.RATIO_MEAN: masked_mean(ratio, valid),
+            M.RATIO_MAX: ratio_max,
+            M.APPROX_KL: approx_kl,
+            M.NUM_UNITS: valid.sum().to(ratio.dtype),
         }
     return PolicyLossOutput(loss, metrics)

@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 
+from rllib_istar import metrics as M
 from rllib_istar.core.segments import compact_ids, masked_sum, seg_mean, seg_sum
 
 __all__ = [
@@ -168,15 +169,15 @@ def trajectory_dpo_loss(step_logratio: torch.Tensor, traj_ids: torch.Tensor, pai
     if num_pairs == 0:
         loss = _zero_loss(step_logratio)
         zero = loss.detach()
-        metrics = {"dpo_loss": zero, "pair_acc": zero, "num_pairs": 0.0, "margin_mean": zero}
+        metrics = {M.DPO_LOSS: zero, M.PAIR_ACC: zero, M.NUM_PAIRS: 0.0, M.MARGIN_MEAN: zero}
         return DPOOutput(loss, metrics, q.detach())
     delta = q[pairs[:, 0]] - q[pairs[:, 1]]
     loss = -F.logsigmoid(beta * delta).mean()
     metrics = {
-        "dpo_loss": loss.detach(),
-        "pair_acc": pair_accuracy(q, pairs),
-        "num_pairs": float(num_pairs),
-        "margin_mean": delta.detach().mean(),
+        M.DPO_LOSS: loss.detach(),
+        M.PAIR_ACC: pair_accuracy(q, pairs),
+        M.NUM_PAIRS: float(num_pairs),
+        M.MARGIN_MEAN: delta.detach().mean(),
     }
     return DPOOutput(loss, metrics, q.detach())
 
@@ -205,7 +206,7 @@ def prime_ce_loss(token_logratio: torch.Tensor, response_mask: torch.Tensor,
     if logits.numel() == 0:
         loss = _zero_loss(token_logratio)
         zero = loss.detach()
-        return CEOutput(loss, {"ce_loss": zero, "acc": zero, "num_rows": 0.0})
+        return CEOutput(loss, {M.PRM_CE_LOSS: zero, M.PRM_CE_ACC: zero, M.NUM_ROWS: 0.0})
     loss = F.binary_cross_entropy_with_logits(logits, target)
     acc = ((logits.detach() > 0) == (target > 0.5)).to(logits.dtype).mean()
-    return CEOutput(loss, {"ce_loss": loss.detach(), "acc": acc, "num_rows": float(logits.numel())})
+    return CEOutput(loss, {M.PRM_CE_LOSS: loss.detach(), M.PRM_CE_ACC: acc, M.NUM_ROWS: float(logits.numel())})

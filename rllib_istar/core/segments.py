@@ -28,7 +28,6 @@ __all__ = [
     "seg_mean",
     "seg_std",
     "seg_zscore",
-    "seg_broadcast",
     "as_bool_mask",
     "masked_sum",
     "masked_mean",
@@ -124,17 +123,6 @@ def seg_zscore(values: torch.Tensor, ids: torch.Tensor, num_segments: int,
     ok = std > 0
     z = (values - mean) / torch.where(ok, std + eps, torch.ones_like(std))
     return torch.where(ok, z, torch.zeros_like(z))
-
-
-def seg_broadcast(seg_values: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """Give every member the value of its segment: ``seg_values[ids]``.
-
-    Shapes: ``seg_values (S,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(N,)``.
-
-    >>> seg_broadcast(torch.tensor([10., 20.]), torch.tensor([1, 0, 1])).tolist()
-    [20.0, 10.0, 20.0]
-    """
-    return seg_values[ids.long()]
 
 
 def as_bool_mask(mask: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ Observations and actions are ``str``. A subclass provides:
   ``max_steps``. An unknown key raises ``ValueError`` naming the key and the
   valid keys, so a typo is never silently ignored. ``_validate_config`` checks
   values.
-* ``PROMPT`` (a :class:`~rllib_istar.envs.prompts.PromptTemplate`) and
+* ``PROMPT`` (a :class:`~rllib_istar.envs.templates.PromptTemplate`) and
   ``_extra_vocabulary()`` (observation symbols, action words, numbers).
 * ``_reset_task(task_seed, options) -> obs``, ``_apply(action) -> (obs, reward,
   terminated, won)``, ``_noop() -> (obs, reward)``, ``admissible_actions()``,
@@ -31,7 +31,7 @@ import gymnasium
 from gymnasium import spaces
 
 from .parsing import ACTION_FORMATS, ParsedAction, parse_action
-from .prompts import PromptTemplate
+from .templates import PromptTemplate
 
 __all__ = ["TextEnv", "ACTION_CHARSET", "MAX_ACTION_CHARS"]
 

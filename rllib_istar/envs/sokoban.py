@@ -55,7 +55,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import TextEnv
-from .prompts import PromptTemplate, number_words
+from .templates import PromptTemplate, number_words
 from .sokoban_text import PLAYER_ON_TARGET, SYMBOLS, parse_level, room_to_text
 
 __all__ = ["SokobanTextEnv", "SYMBOLS", "ACTIONS", "room_to_text", "parse_level",

@@ -24,7 +24,7 @@ import random
 from typing import Any, ClassVar
 
 from .base import TextEnv
-from .prompts import PromptTemplate, number_words
+from .templates import PromptTemplate, number_words
 
 __all__ = ["KeyCorridorEnv", "COLORS", "MAX_CORRIDOR"]
 

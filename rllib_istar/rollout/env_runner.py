@@ -12,7 +12,7 @@ envs itself:
   generated (token in, token out: a response is decoded for the env, never
   re-encoded), the rollout log-probs, group id, trajectory id and outcome;
 * an env that raises drops that trajectory (counted), sampling goes on;
-* over-long prompts are shortened by the rule in ``rollout/prompting.py``
+* over-long prompts are shortened by the rule in ``rollout/prompt_budget.py``
   and counted.
 
 Weight sync ships the policy only, in its own dtype (``set_state``). With the
@@ -27,7 +27,6 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional
 
-import gymnasium as gym
 import numpy as np
 import ray
 import torch
@@ -36,6 +35,7 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env import INPUT_ENV_SINGLE_SPACES, INPUT_ENV_SPACES
 from ray.rllib.env.env_runner import EnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+from ray.rllib.utils.annotations import override
 from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import (EPISODE_LEN_MEAN, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED,
                                      NUM_ENV_STEPS_SAMPLED_LIFETIME, NUM_EPISODES,
@@ -43,7 +43,11 @@ from ray.rllib.utils.metrics import (EPISODE_LEN_MEAN, EPISODE_RETURN_MEAN, NUM_
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
-from rllib_istar.rollout.prompting import build_prompt
+from rllib_istar.rollout.prompt_budget import build_prompt
+
+#: ``outcome`` values: "success" = won minus the invalid penalty per invalid step;
+#: "return" = the sum of the (penalised) step rewards.
+OUTCOME_KINDS = ("success", "return")
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class _Trajectory:
 class LLMEnvRunner(EnvRunner, Checkpointable):
     """EnvRunner that samples groups of trajectories from an LLM policy."""
 
+    @override(EnvRunner)
     def __init__(self, *, config, **kwargs):
         super().__init__(config=config, **kwargs)
         from rllib_istar.envs import make_text_env
@@ -82,8 +87,9 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         self.make_module()
 
     # ------------------------------------------------------------------ setup
+    @override(EnvRunner)
     def make_module(self):
-        from rllib_istar.models import encode_prompt, load_tokenizer, resolve_model_path
+        from rllib_istar.lm import encode_prompt, load_tokenizer, resolve_model_path
         from rllib_istar.rollout.generation import make_generator
 
         cfg = self.config
@@ -102,14 +108,17 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             self.generator = make_generator(cfg.generation_backend, model_path=path,
                                             dtype=cfg.model_dtype, **dict(cfg.vllm_kwargs or {}))
 
+    @override(EnvRunner)
     def assert_healthy(self):
         assert self.env is not None and self.generator is not None
 
+    @override(EnvRunner)
     def get_spaces(self):
         spaces = (self.env.observation_space, self.env.action_space)
         return {INPUT_ENV_SPACES: spaces, INPUT_ENV_SINGLE_SPACES: spaces, DEFAULT_MODULE_ID: spaces}
 
     # ----------------------------------------------------------------- sample
+    @override(EnvRunner)
     def sample(self, *, num_groups: Optional[int] = None, group_size: Optional[int] = None,
                task_seeds: Optional[List[int]] = None, temperature: Optional[float] = None,
                explore: bool = True, **kwargs) -> List[SingleAgentEpisode]:
@@ -249,10 +258,12 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             log(M.OUTCOME_MEAN, float(ep.custom_data[C.OUTCOME]), reduce="mean")
             log(M.INVALID_ACTION_RATE, ep.custom_data[C.NUM_INVALID] / n, reduce="mean")
 
+    @override(EnvRunner)
     def get_metrics(self):
         return self.metrics.reduce()
 
     # ------------------------------------------------------- state and sync
+    @override(Checkpointable)
     def get_state(self, components=None, *, not_components=None, **kwargs) -> Dict[str, Any]:
         """Counters and the task RNG; module weights only when asked for by name.
 
@@ -267,6 +278,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             state[COMPONENT_RL_MODULE] = {DEFAULT_MODULE_ID: self.module.get_state(inference_only=True)}
         return state
 
+    @override(Checkpointable)
     def set_state(self, state: Dict[str, Any]) -> None:
         if COMPONENT_RL_MODULE in state:
             seq_no = state.get(WEIGHTS_SEQ_NO, 0)
@@ -291,12 +303,15 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         else:
             self.generator.load_weights(weights)
 
+    @override(Checkpointable)
     def get_ctor_args_and_kwargs(self):
         return (), {"config": self.config}
 
+    @override(Checkpointable)
     def get_checkpointable_components(self):
         return []
 
+    @override(EnvRunner)
     def stop(self):
         for env in [self.env, *self._env_pool]:
             if env is not None:

@@ -268,7 +268,7 @@ def make_generator(backend: str, *, model=None, tokenizer=None, model_path: Opti
                    dtype: str = "bfloat16", llm=None, **engine_kwargs) -> Generator:
     """Build a generator. ``hf``: give ``model`` + ``tokenizer`` (or ``model_path``).
     ``vllm``: give ``llm`` or ``model_path`` (+ ``engine_kwargs`` for ``vllm.LLM``)."""
-    from rllib_istar.models import load_causal_lm, load_tokenizer
+    from rllib_istar.lm import load_causal_lm, load_tokenizer
 
     if backend == "hf":
         if model is None:

@@ -72,37 +72,10 @@ def test_killed_run_resumes_from_its_latest_checkpoint(tmp_path):
         assert after.get(path) == mtime or os.path.exists(kept), path
 
 
-ECHO_ENV = """
-from rllib_istar.envs import PromptTemplate, TextEnv, register_text_env
-
-
-class EchoEnv(TextEnv):
-    DEFAULT_CONFIG = {"action_format": "bare", "max_steps": 3}
-    PROMPT = PromptTemplate(instruction="say yes")
-
-    @classmethod
-    def _extra_vocabulary(cls):
-        return ["yes", "no", "question"]
-
-    def admissible_actions(self):
-        return ["yes", "no"]
-
-    def _reset_task(self, task_seed, options):
-        return "question"
-
-    def _apply(self, action):
-        return "question", float(action == "yes"), True, action == "yes"
-
-    def _noop(self):
-        return "question", 0.0
-
-
-register_text_env("me/Echo-v0", EchoEnv)
-"""
-
-
-def test_a_user_env_registered_by_an_imported_module_trains_in_tune(tmp_path):
-    (tmp_path / "my_envs.py").write_text(ECHO_ENV)
+def test_a_user_env_registered_by_an_imported_module_trains_in_tune(tmp_path, echo_env_source):
+    (tmp_path / "my_envs.py").write_text(
+        echo_env_source + "\n\nfrom rllib_istar.envs import register_text_env\n"
+        "register_text_env(\"me/Echo-v0\", EchoEnv)\n")
     proc = subprocess.run(
         [sys.executable, "-m", "rllib_istar", "train", "--env", "me/Echo-v0", "--import",
          "my_envs", "--config", '{"format_warmup_steps": 20, "max_new_tokens": 2, '

@@ -101,7 +101,7 @@ def test_resume_keeps_checkpoints_the_saved_state_does_not_know(main_job, tmp_pa
     write its next checkpoint under the same name, so the newer one is kept aside."""
     import shutil
 
-    from rllib_istar.cli_resume import protect_unrecorded_checkpoints
+    from rllib_istar.cli.resume import protect_unrecorded_checkpoints
 
     exp_dir = tmp_path / "toy_istar_cpu"
     shutil.copytree(main_job[0] / "toy_istar_cpu", exp_dir)

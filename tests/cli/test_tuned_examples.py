@@ -6,8 +6,8 @@ import re
 import pytest
 from cli_helpers import EXAMPLES
 
-from rllib_istar.cli_common import load_yaml_file
-from rllib_istar.cli_experiments import Source, config_variants, experiments_from_file
+from rllib_istar.cli.common import load_yaml_file
+from rllib_istar.cli.experiments import Source, config_variants, experiments_from_file
 
 ALL = sorted(EXAMPLES.glob("*.yaml"))
 CPU = [p for p in ALL if p.stem.endswith("_cpu")]

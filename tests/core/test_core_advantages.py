@@ -63,7 +63,7 @@ def test_singleton_and_constant_groups_give_finite_zeros(name):
 def test_unknown_estimator_lists_valid_names():
     with pytest.raises(ValueError) as e:
         episode_advantages("grpoo", R, G0)
-    assert str(e.value) == "unknown advantage estimator 'grpoo'; valid: grpo, grpo_mean, reinforce_pp, rloo"
+    assert str(e.value) == "unknown episode estimator 'grpoo'; valid: grpo, grpo_mean, reinforce_pp, rloo"
 
 
 def test_registering_a_taken_name_fails():

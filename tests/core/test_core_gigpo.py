@@ -10,8 +10,8 @@ from rllib_istar.core.gigpo import (
     anchor_ids,
     anchor_step_advantages,
     discounted_returns,
-    gigpo_advantages,
 )
+from rllib_istar.core.advantages import mix_advantages
 
 
 def test_anchor_ids_across_groups():
@@ -77,11 +77,11 @@ def test_anchor_step_advantages_by_hand():
         anchor_step_advantages(ret, aid, "max")
 
 
-def test_gigpo_advantages_compose_episode_and_anchor_terms():
+def test_gigpo_advantage_composes_episode_and_anchor_terms():
+    """GiGPO's A = A_E + w * A_step is the generic mix of the anchor term (§5)."""
     a_e = torch.tensor([0.5, 0.5, -1.0])
-    out = gigpo_advantages(a_e, torch.tensor([3.0, 1.0, 7.0]), torch.tensor([0, 0, 1]), 2.0, "mean")
-    assert out.tolist() == [2.5, -1.5, -1.0]
-    assert gigpo_advantages(a_e, torch.tensor([3.0, 1.0, 7.0]), torch.tensor([0, 0, 1]), 0.0).tolist() \
-        == a_e.tolist()
-    with pytest.raises(ValueError, match="step_weight"):
-        gigpo_advantages(a_e, a_e, torch.tensor([0, 0, 1]), -1.0)
+    step = anchor_step_advantages(torch.tensor([3.0, 1.0, 7.0]), torch.tensor([0, 0, 1]), "mean")
+    assert mix_advantages(a_e, step, 2.0).tolist() == [2.5, -1.5, -1.0]
+    assert mix_advantages(a_e, step, 0.0).tolist() == a_e.tolist()
+    with pytest.raises(ValueError, match="alpha"):
+        mix_advantages(a_e, step, -1.0)

@@ -6,13 +6,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rllib_istar.core.advantages import broadcast_to_steps
 from rllib_istar.core.segments import (
     as_bool_mask,
     compact_ids,
     masked_mean,
     masked_sum,
     masked_whiten,
-    seg_broadcast,
     seg_count,
     seg_mean,
     seg_std,
@@ -38,7 +38,7 @@ def test_segment_reductions_by_hand():
     # segment 0: values 1, 4, 3, mean 8/3; unbiased var = ((5/3)^2 + (4/3)^2 + (1/3)^2) / 2 = 7/3
     std = seg_std(v, ids, 3)
     assert std.tolist() == pytest.approx([math.sqrt(7 / 3), 0.0, 0.0])
-    assert seg_broadcast(seg_mean(v, ids, 3), ids).tolist() == pytest.approx([8 / 3, 2.0, 8 / 3, 8 / 3])
+    assert broadcast_to_steps(seg_mean(v, ids, 3), ids).tolist() == pytest.approx([8 / 3, 2.0, 8 / 3, 8 / 3])
 
 
 def test_seg_std_zero_and_singleton_have_finite_zero_gradient():

@@ -5,43 +5,19 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar
 
 import gymnasium
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rllib_istar.envs as envs
-from rllib_istar.envs import (KEY_CORRIDOR_ID, SOKOBAN_ID, KeyCorridorEnv, PromptTemplate,
-                              TextEnv, UnknownEnvError, all_vocabulary, make_text_env,
+from rllib_istar.envs import (KEY_CORRIDOR_ID, SOKOBAN_ID, KeyCorridorEnv, UnknownEnvError, all_vocabulary, make_text_env,
                               register_text_env, registered_env_ids)
 from rllib_istar.envs import registry as reg
+from doubles.echo_env import EchoEnv
 
 HAS_SOKOBAN = importlib.util.find_spec("gym_sokoban") is not None
 needs_sokoban = pytest.mark.skipif(not HAS_SOKOBAN, reason="needs the sokoban extra")
-
-
-class EchoEnv(TextEnv):
-    """The module docstring's example env."""
-
-    DEFAULT_CONFIG: ClassVar[dict] = {"action_format": "bare", "max_steps": 3}
-    PROMPT: ClassVar[PromptTemplate] = PromptTemplate(instruction="say yes")
-
-    @classmethod
-    def _extra_vocabulary(cls):
-        return ["yes", "no", "zebra"]
-
-    def admissible_actions(self):
-        return ["yes", "no"]
-
-    def _reset_task(self, task_seed, options):
-        return "question"
-
-    def _apply(self, action):
-        return "question", float(action == "yes"), True, action == "yes"
-
-    def _noop(self):
-        return "question", 0.0
 
 
 @pytest.fixture

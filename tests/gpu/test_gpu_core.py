@@ -66,7 +66,7 @@ def test_gigpo_on_cuda():
     keys = ["a", "b", "a", "a", "b", "c", "a", "a", "x", "x", "x", "y"]
     anchors = gigpo.anchor_ids(STEP_GROUP.cuda(), keys)
     assert anchors.device.type == "cuda"
-    _same_on_cuda(gigpo.gigpo_advantages, torch.ones(12), returns.cpu(), anchors.cpu(), 1.0)
+    _same_on_cuda(gigpo.anchor_step_advantages, returns.cpu(), anchors.cpu(), "std")
 
 
 def test_prm_losses_on_cuda_and_gradient_stays_on_cuda():

@@ -1,7 +1,7 @@
 """CUDA checks of the log-prob numerics (skipped without CUDA by tests/conftest.py).
 
 Deliberately imports no Ray (the GPU image may not have it): only
-``rllib_istar.models`` and ``rllib_istar.rollout.generation``.
+``rllib_istar.lm`` and ``rllib_istar.rollout.generation``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ TEXTS = ["red", "red door key open", "blue green", "forward forward key door red
 
 
 def _load(dtype):
-    from rllib_istar.models import load_causal_lm, load_tokenizer, tiny_model_path
+    from rllib_istar.lm import load_causal_lm, load_tokenizer, tiny_model_path
 
     path = tiny_model_path(WORDS, arch="qwen2", hidden_size=128, num_layers=2)
     return load_causal_lm(path, dtype=dtype).cuda().eval(), load_tokenizer(path)
@@ -23,7 +23,7 @@ def _load(dtype):
 
 @torch.no_grad()
 def test_bf16_token_logprobs_match_manual_forward():
-    from rllib_istar.models import compute_token_logprobs, encode_prompt
+    from rllib_istar.lm import compute_token_logprobs, encode_prompt
 
     model, tok = _load("bfloat16")
     rows = [encode_prompt(tok, t) for t in TEXTS]
@@ -41,7 +41,7 @@ def test_bf16_token_logprobs_match_manual_forward():
 @pytest.mark.parametrize("dtype,atol", [("float32", 2e-3), ("bfloat16", 0.1)])
 def test_cuda_generation_logp_match_learner(dtype, atol):
     """Rollout (KV cache, left padding) vs learner (full forward, right padding) gap."""
-    from rllib_istar.models import compute_token_logprobs, encode_prompt
+    from rllib_istar.lm import compute_token_logprobs, encode_prompt
     from rllib_istar.rollout.generation import HFGenerator
 
     model, tok = _load(dtype)

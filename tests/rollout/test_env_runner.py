@@ -105,7 +105,7 @@ def test_overlong_prompts_are_cut_and_counted():
 
 def test_unknown_env_and_missing_model_fail_with_clear_messages(tmp_path):
     from rllib_istar.envs import UnknownEnvError
-    from rllib_istar.models import ModelLoadError
+    from rllib_istar.lm import ModelLoadError
 
     with pytest.raises(UnknownEnvError, match="rllib_istar/KeyCorridor-v0"):
         _runner(env="rllib_istar/Nope-v0")

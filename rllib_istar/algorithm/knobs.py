@@ -1,0 +1,251 @@
+"""Every IStarConfig knob, declared once: annotated type, default, bounds, choices, doc, source.
+
+The knobs are class attributes of :class:`IStarKnobs` (a base class of
+``IStarConfig``), so ``help()``, IDEs and type checkers follow
+``config.prm_beta`` to its declaration. Each declaration is a :class:`Knob`
+descriptor: the annotation is the accepted type, ``choices`` come from the
+registry that implements them (never typed twice), and each bound is stated
+here only. ``IStarConfig`` derives its ``training()`` keywords, its validation
+(``validation.py``) and its docstring from :func:`knobs`.
+
+Sources: "ALG" = ALGORITHM.md (section), "REF" = the authors' run scripts
+(notes/PEERS.md §1.8), "OURS" = this project's choice.
+"""
+from __future__ import annotations
+
+import copy
+import typing
+from typing import Any, Dict, List, Optional, Tuple
+
+from rllib_istar.core.gigpo import ANCHOR_NORMS
+from rllib_istar.core.policy_losses import RATIO_LEVELS
+from rllib_istar.core.prm_losses import TRAJ_AGGREGATIONS
+from rllib_istar.learner.estimators import ABLATIONS, ESTIMATORS
+from rllib_istar.learner.prm_update import PRM_UPDATE_ORDERS
+from rllib_istar.lm.loading import DTYPES
+from rllib_istar.rl_modules.prm import PRM_MODES
+from rllib_istar.rollout.env_runner import OUTCOME_KINDS
+from rllib_istar.rollout.generation import BACKENDS
+
+SECTIONS = ("model", "rollout", "algorithm", "prm", "policy")
+
+
+class Knob:
+    """A documented config attribute (a data descriptor; the value lives in the
+    instance ``__dict__``, so RLlib's ``to_dict()``/``vars()`` see it).
+
+    ``minimum``/``maximum`` are inclusive unless ``exclusive_minimum``;
+    ``hint`` is appended to a bound violation (how to fix it).
+    """
+
+    def __init__(self, default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None,
+                 minimum: Optional[float] = None, maximum: Optional[float] = None,
+                 exclusive_minimum: bool = False, hint: str = "", section: str = "algorithm"):
+        if section not in SECTIONS:
+            raise ValueError(f"unknown knob section {section!r}; valid: {', '.join(SECTIONS)}")
+        self.default, self.doc, self.choices = default, doc, choices
+        self.minimum, self.maximum, self.exclusive_minimum = minimum, maximum, exclusive_minimum
+        self.hint, self.section = hint, section
+        self.name = ""
+        self.__doc__ = doc
+
+    def __repr__(self) -> str:
+        return f"Knob({self.name}, default={self.default!r}, section={self.section!r})"
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return obj.__dict__.get(self.name, self.default)
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.name] = value
+
+    def fresh_default(self) -> Any:
+        return copy.deepcopy(self.default)
+
+    def bound_error(self, value: Any) -> Optional[str]:
+        """The one-line message if ``value`` breaks a bound, else None."""
+        if value is None or (self.minimum is None and self.maximum is None):
+            return None
+        low_ok = (self.minimum is None or
+                  (value > self.minimum if self.exclusive_minimum else value >= self.minimum))
+        high_ok = self.maximum is None or value <= self.maximum
+        if low_ok and high_ok:
+            return None
+        if self.minimum is not None and self.maximum is not None:
+            bracket = "(" if self.exclusive_minimum else "["
+            rule = f"must be in {bracket}{self.minimum:g}, {self.maximum:g}]"
+        elif self.minimum is not None:
+            rule = f"must be {'>' if self.exclusive_minimum else '>='} {self.minimum}"
+        else:
+            rule = f"must be <= {self.maximum}"
+        return f"{self.name}={value!r} {rule}" + (f"; {self.hint}" if self.hint else "")
+
+
+def _accepted(annotation) -> Tuple[type, ...]:
+    """``float`` -> (int, float); ``Optional[str]`` -> (str, NoneType); ``bool`` -> (bool,)."""
+    args = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else (annotation,)
+    out: List[type] = []
+    for a in args:
+        a = typing.get_origin(a) or a
+        out.extend((int, float) if a is float else (a,))
+    return tuple(dict.fromkeys(out))
+
+
+class IStarKnobs:
+    """The iStar knobs (declarations only; ``IStarConfig`` adds RLlib's machinery)."""
+
+    # ---- model ------------------------------------------------------------------
+    model_path: str = Knob(
+        "tiny", "Policy checkpoint: a local Hugging Face folder, or 'tiny' (a random tiny LM "
+        "+ word-level tokenizer built offline over the registered envs' vocabulary; "
+        "'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size). OURS.", section="model")
+    format_warmup_steps: int = Knob(
+        0, "If > 0, first fine-tune model_path for this many steps on uniformly random "
+        "admissible actions of the env (teaches the action format, not the task; "
+        "rllib_istar/algorithm/warmup.py), cached, and train from that. For tiny models that "
+        "start from random weights. OURS.", minimum=0, section="model")
+    model_dtype: str = Knob("float32", "Weights dtype of policy and PRM. OURS.",
+                            choices=DTYPES, section="model")
+    trust_remote_code: bool = Knob(False, "Passed to transformers when loading; off unless "
+                                   "you trust the checkpoint's code.", section="model")
+    prm_init: Optional[str] = Knob(None, "PRM initial weights: null = the policy checkpoint "
+                                   "(ALG 'Models', paper), or a local HF folder.", section="model")
+    prm_mode: str = Knob(
+        "full", "'full': the PRM is a separate trainable copy (paper); 'lora': a LoRA adapter "
+        "over a frozen copy of the base (saves optimizer memory; needs the 'lora' extra); "
+        "'none': no PRM (only valid with an outcome-only estimator).",
+        choices=PRM_MODES + ("none",), section="model")
+    lora_rank: int = Knob(8, "LoRA rank of the PRM adapter (prm_mode: lora). OURS.",
+                          minimum=1, section="model")
+    lora_alpha: int = Knob(16, "LoRA alpha of the PRM adapter. OURS.", minimum=1,
+                           section="model")
+    # ---- rollout ----------------------------------------------------------------
+    group_size: int = Knob(
+        4, "Trajectories per task (G). Paper/REF: 8. ALG 'Objects'.", minimum=2,
+        hint="every estimator compares trajectories inside a group; set group_size >= 2",
+        section="rollout")
+    num_groups: int = Knob(
+        4, "Tasks per training iteration, split across env runners; one iteration trains on "
+        "num_groups x group_size trajectories. REF Sokoban: 32.", minimum=1, section="rollout")
+    history_length: int = Knob(2, "Observation/action pairs shown in the prompt (H). REF: 2.",
+                               minimum=0, section="rollout")
+    max_new_tokens: int = Knob(8, "Response token budget per step. REF: 512.", minimum=1,
+                               section="rollout")
+    max_prompt_length: int = Knob(
+        512, "Prompt token budget; longer prompts drop the oldest history pairs, then keep the "
+        "last max_prompt_length tokens (counted in env_runners/num_history_pairs_dropped and "
+        "num_prompts_cut). REF Sokoban: 1024.", minimum=1, section="rollout")
+    max_episode_steps: int = Knob(100, "Safety cap on steps per episode on top of the env's "
+                                  "own max_steps. OURS.", minimum=1, section="rollout")
+    temperature: float = Knob(
+        1.0, "Sampling temperature (also divides the logits when the learner computes "
+        "log-probs, so both sides agree). REF: 1.0.", minimum=0.0, section="rollout")
+    top_p: float = Knob(1.0, "Nucleus sampling threshold. REF: 1.0.", minimum=0.0, maximum=1.0,
+                        exclusive_minimum=True, section="rollout")
+    generation_backend: str = Knob("hf", "'hf' (transformers generate; CPU or GPU) or 'vllm' "
+                                   "(GPU, 'vllm' extra).", choices=BACKENDS, section="rollout")
+    vllm_kwargs: Optional[dict] = Knob(None, "Extra keyword arguments for vllm.LLM (e.g. "
+                                       "gpu_memory_utilization). REF: gpu_mem 0.6.",
+                                       section="rollout")
+    outcome: str = Knob(
+        "success", "Trajectory outcome r_o: 'success' = won (1/0) minus invalid_action_penalty "
+        "per invalid step; 'return' = sum of the step rewards (the penalty is inside them). "
+        "ALG 'Objects'.", choices=OUTCOME_KINDS, section="rollout")
+    invalid_action_penalty: float = Knob(
+        0.1, "Subtracted from the reward of a step whose response the env's parser rejects "
+        "(the step is a no-op). ALG/REF: 0.1.", minimum=0.0, section="rollout")
+    # ---- advantages -------------------------------------------------------------
+    advantage_estimator: str = Knob(
+        "istar_rloo", "iStar: istar_rloo | istar_grpo | istar_reinforce_pp (episode estimator "
+        "+ implicit step rewards); outcome only: rloo | grpo | reinforce_pp (no PRM is built); "
+        "gigpo (anchor-state step groups); prime (token-level implicit PRM trained with "
+        "cross-entropy). ALG §3, §5.", choices=tuple(ESTIMATORS))
+    ablation: Optional[str] = Knob(
+        None, "iStar ablations (ALG §5): 'merged' (episode estimator on r_o + alpha * "
+        "sum_t r_phi), 'token_level_pr' (token-level implicit rewards), 'gt_step_reward' (the "
+        "env's own step reward as the step signal).", choices=(None,) + tuple(ABLATIONS))
+    step_advantage_weight: float = Knob(
+        1.0, "alpha in A = A_E + alpha * A_S. With rloo the episode term is in outcome units "
+        "while A_S is a unit z-score. ALG §3; REF: 1.0.", minimum=0.0)
+    gigpo_gamma: float = Knob(0.95, "GiGPO discount for step returns. REF: 0.95.", minimum=0.0)
+    gigpo_step_norm: str = Knob("std", "GiGPO normalisation inside an anchor group: 'std' "
+                                "(mean/std) or 'mean' (mean only, REF).",
+                                choices=tuple(sorted(ANCHOR_NORMS, key=("std", "mean").index)))
+    adv_eps: float = Knob(1e-6, "eps in the std normalisations. ALG §3.", minimum=0.0)
+    # ---- PRM --------------------------------------------------------------------
+    prm_beta: float = Knob(0.05, "beta of the implicit reward and of the DPO loss. ALG §1; "
+                           "REF: 0.05.", minimum=0.0, section="prm")
+    prm_update: str = Knob(
+        "before", "'before': update the PRM on the batch, then score it with the updated PRM "
+        "(design card); 'after': score first (REF). ALG §2.", choices=PRM_UPDATE_ORDERS,
+        section="prm")
+    prm_epochs: int = Knob(1, "PRM optimizer steps per iteration (each over the whole batch). "
+                           "REF: 1.", minimum=1, section="prm")
+    prm_lr: float = Knob(1e-6, "PRM Adam learning rate. REF: 1e-6.", minimum=0.0, section="prm")
+    prm_grad_clip: Optional[float] = Knob(10.0, "PRM gradient-norm clip (null: none). REF: 10.",
+                                          section="prm")
+    prm_agg: str = Knob("sum", "Trajectory log-ratio Q(tau) from its steps: 'sum' (the theorem) "
+                        "or 'mean' (REF code). ALG §2.", choices=tuple(TRAJ_AGGREGATIONS),
+                        section="prm")
+    pair_margin: float = Knob(0.0, "Preference pairs need outcome(tau+) - outcome(tau-) > "
+                              "pair_margin. ALG §2.", minimum=0.0, section="prm")
+    # ---- policy -----------------------------------------------------------------
+    ratio_level: str = Knob(
+        "auto", "Importance ratio: 'step' (length-normalised, ALG §4 default), 'step_product', "
+        "'token' (standard PPO/GRPO); 'auto' = token for the token-level estimators (prime, "
+        "token_level_pr), step otherwise.", choices=("auto",) + tuple(RATIO_LEVELS),
+        section="policy")
+    clip_low: float = Knob(0.2, "Lower clip: ratio >= 1 - clip_low. REF: 0.2.", minimum=0.0,
+                           section="policy")
+    clip_high: float = Knob(0.2, "Upper clip: ratio <= 1 + clip_high. REF: 0.2.", minimum=0.0,
+                            section="policy")
+    kl_coef: float = Knob(0.0, "Weight of a k3 KL penalty to a frozen copy of the initial "
+                          "policy (off in REF).", minimum=0.0, section="policy")
+    entropy_coef: float = Knob(0.0, "Entropy bonus weight on response tokens (REF: 0.001; off "
+                               "by default, ALG §4).", minimum=0.0, section="policy")
+    recompute_old_logp: bool = Knob(
+        True, "Recompute pi_old log-probs with the learner before the update (REF); False "
+        "trusts the rollout log-probs. The gap is logged either way.", section="policy")
+    gradient_checkpointing: bool = Knob(
+        False, "Recompute activations in the backward pass of policy and PRM (less memory, "
+        "more compute). OURS.", section="policy")
+    microbatch_size: int = Knob(
+        16, "Rows per forward pass in the no-grad passes and the PRM update (bounds memory; "
+        "gradients are accumulated exactly). OURS.", minimum=1, section="policy")
+
+
+def knobs() -> List[Knob]:
+    """Every knob, in declaration order."""
+    return [v for v in vars(IStarKnobs).values() if isinstance(v, Knob)]
+
+
+KNOBS: List[Knob] = knobs()
+KNOBS_BY_NAME: Dict[str, Knob] = {k.name: k for k in KNOBS}
+_HINTS = typing.get_type_hints(IStarKnobs)
+KNOB_TYPES: Dict[str, Tuple[type, ...]] = {k.name: _accepted(_HINTS[k.name]) for k in KNOBS}
+
+# RLlib's own attributes whose defaults IStarConfig changes (documented here too).
+RLLIB_DEFAULTS = {
+    "lr": (1e-6, "Policy Adam learning rate. REF: 1e-6 baselines, 5e-7 iStar."),
+    "grad_clip": (1.0, "Policy gradient-norm clip. REF: 1.0."),
+    "num_epochs": (1, "Passes over the batch in the policy update. REF: 1."),
+    "minibatch_size": (None, "Step rows per policy minibatch (None: the whole batch). REF: 64."),
+}
+
+
+def render_knob_docs() -> str:
+    """The knob table as text, appended to IStarConfig's docstring."""
+    lines = []
+    for section in SECTIONS:
+        lines.append(f"\n    {section.upper()}")
+        for k in (k for k in KNOBS if k.section == section):
+            choice = f" One of {k.choices}." if k.choices else ""
+            lines.append(f"      {k.name} (default {k.default!r}): {k.doc}{choice}")
+    lines.append("\n    RLLIB KNOBS WITH CHANGED DEFAULTS")
+    for name, (default, doc) in RLLIB_DEFAULTS.items():
+        lines.append(f"      {name} (default {default!r}): {doc}")
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""Format warm-up: a short supervised pass that teaches a model the action format.
+
+A tiny model that starts from random weights almost never emits a valid action,
+so RL has nothing to compare. The warm-up rolls out *uniformly random
+admissible actions* in the env, renders the prompts exactly as the env runner
+does, and fine-tunes the model to emit those actions (cross-entropy on the
+response tokens only). The result knows the format but not the task: it picks
+admissible actions at random, so any later gain is RL's doing. Every method in a
+comparison starts from the same warmed checkpoint (the reference starts from
+an instruct model for the same reason).
+
+The checkpoint is cached under ``$RLLIB_ISTAR_CACHE/warmup/<hash>`` keyed by
+everything that defines it, built once (atomically), and loaded like any local
+Hugging Face folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from typing import Callable, Optional
+
+import torch
+
+from rllib_istar.lm.cache import WARMUP_DIR, cache_root
+
+
+def format_response(action: str, action_format: str) -> str:
+    """The response text the warm-up teaches for ``action``."""
+    if action_format == "tags":
+        return f"<think> </think> <action> {action} </action>"
+    return action
+
+
+def _prompt_fingerprint(env_id: str, env_config: Optional[dict]) -> list:
+    """A few rendered prompts: a change to the env's template invalidates the cache."""
+    from rllib_istar.envs import make_text_env
+
+    env = make_text_env(env_id, dict(env_config or {}))
+    out = []
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        out.append(env.render_prompt(obs, [(obs, "x")]) + "|" + " ".join(env.admissible_actions()))
+    env.close()
+    return out
+
+
+def warmup_model_path(base_path: str, env_id: str, env_config: Optional[dict], steps: int,
+                      seed: int, history_length: int, max_prompt_length: int) -> str:
+    """Cache folder of the warmed model (deterministic in every argument and in the
+    env's rendered prompts)."""
+    key = json.dumps([os.path.abspath(base_path), env_id, env_config or {}, steps, seed,
+                      history_length, max_prompt_length, _prompt_fingerprint(env_id, env_config),
+                      "v1"], sort_keys=True, default=str)
+    return os.path.join(cache_root(), WARMUP_DIR, hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Random,
+             history_length: int, max_prompt_length: int, action_format: str, tokenizer):
+    from rllib_istar.rollout.prompt_budget import build_prompt
+
+    examples = []
+    while len(examples) < n_examples:
+        obs, _ = env.reset(seed=rng.randrange(2**31 - 1))
+        history, done = [], False
+        while not done and len(examples) < n_examples:
+            prompt = build_prompt(env.render_prompt, encode, obs, history, history_length,
+                                  max_prompt_length)
+            action = rng.choice(env.admissible_actions())
+            response = tokenizer.encode(format_response(action, action_format),
+                                        add_special_tokens=False)
+            examples.append((prompt.ids, response + ([eos_id] if eos_id is not None else [])))
+            next_obs, _, terminated, truncated, _ = env.step(format_response(action, action_format))
+            history.append((obs, action))
+            obs, done = next_obs, terminated or truncated
+    return examples
+
+
+def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Optional[dict],
+                       steps: int = 200, seed: int = 0, history_length: int = 2,
+                       max_prompt_length: int = 512, batch_size: int = 32, lr: float = 3e-3) -> str:
+    """Fine-tune ``base_path`` on random admissible actions of ``env_id``; save to ``out_dir``."""
+    from rllib_istar.envs import make_text_env
+    from rllib_istar.lm.loading import encode_prompt, load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(base_path)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = load_causal_lm(base_path, dtype="float32")
+        env = make_text_env(env_id, dict(env_config or {}))
+        action_format = getattr(env, "action_format", "bare")
+        rng = random.Random(seed)
+        data = _collect(env, lambda t: encode_prompt(tokenizer, t), tokenizer.eos_token_id,
+                        steps * batch_size // 4 + batch_size, rng, history_length,
+                        max_prompt_length, action_format, tokenizer)
+        optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        model.train()
+        for _ in range(steps):
+            batch = rng.sample(data, min(batch_size, len(data)))
+            length = max(len(p) + len(r) for p, r in batch)
+            ids = torch.zeros((len(batch), length), dtype=torch.long)
+            labels = torch.full((len(batch), length), -100, dtype=torch.long)
+            mask = torch.zeros((len(batch), length), dtype=torch.long)
+            for i, (p, r) in enumerate(batch):
+                ids[i, : len(p) + len(r)] = torch.tensor(p + r)
+                labels[i, len(p): len(p) + len(r)] = torch.tensor(r)
+                mask[i, : len(p) + len(r)] = 1
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+        env.close()
+    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".warmup-")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    with open(os.path.join(tmp, "warmup.json"), "w") as f:
+        json.dump({"base": base_path, "env": env_id, "steps": steps, "seed": seed,
+                   "final_loss": float(loss.detach())}, f)
+    try:
+        os.replace(tmp, out_dir)
+    except OSError:  # another process published it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def warmup_path_for(config) -> str:
+    """Cache folder of ``config``'s format-warmed policy (``IStarConfig``); names it,
+    trains nothing."""
+    from rllib_istar.lm.loading import resolve_model_path
+
+    return warmup_model_path(resolve_model_path(config.model_path), config.env, config.env_config,
+                             config.format_warmup_steps, int(config.seed or 0),
+                             config.history_length, config.max_prompt_length)
+
+
+def prepare_policy_model(config, announce: Optional[Callable[[str], None]] = None) -> str:
+    """The explicit build step before training: make ``config.effective_model_path()``
+    exist (the format warm-up, when ``format_warmup_steps > 0`` and not cached yet)
+    and return it. ``IStar.setup`` and ``rllib train`` call it; ``announce`` gets a
+    one-line notice before a build starts."""
+    path = config.effective_model_path()
+    if not config.format_warmup_steps or os.path.isdir(path):
+        return path
+    if announce is not None:
+        announce(f"format warm-up of {config.model_path!r} on {config.env}: "
+                 f"{config.format_warmup_steps} steps on random admissible actions (teaches the "
+                 "format, not the task; cached)")
+    from rllib_istar.lm.loading import resolve_model_path
+
+    return build_warmup_model(path, resolve_model_path(config.model_path), config.env,
+                              config.env_config, config.format_warmup_steps, int(config.seed or 0),
+                              config.history_length, config.max_prompt_length)

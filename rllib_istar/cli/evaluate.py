@@ -1,0 +1,72 @@
+"""``rllib evaluate CHECKPOINT``: roll out a checkpoint's policy and report its success rate.
+
+The rollout and scoring live in :mod:`rllib_istar.algorithm.evaluation`; this
+module holds the command's flags and its printed summary.
+"""
+from __future__ import annotations
+
+import os
+
+from rllib_istar.cli.common import CliError, parse_inline
+
+
+def add_evaluate_parser(subparsers) -> None:
+    """The ``evaluate`` sub-command's flags."""
+    ev = subparsers.add_parser("evaluate", help="success rate, return and trajectories of a checkpoint",
+                        description="Roll out a checkpoint's policy on N tasks; print the "
+                                    "success rate and return with 95%% intervals; write a "
+                                    "JSONL of trajectories (prompt, response, env reward, "
+                                    "PRM step reward per step).")
+    ev.add_argument("checkpoint", help="a checkpoint_* folder, or a trial/experiment folder "
+                                       "(its latest checkpoint)")
+    ev.add_argument("--env", help="env id (default: the training env)")
+    ev.add_argument("--env-config", help="JSON env_config (merged over the training one for "
+                                         "the same env)")
+    ev.add_argument("--episodes", type=int, default=100, help="tasks to roll out (default 100)")
+    ev.add_argument("--seed", type=int, default=None, help="first task seed (default 1000000)")
+    ev.add_argument("--temperature", type=float, help="sampling temperature (default: training)")
+    ev.add_argument("--greedy", action="store_true", help="greedy decoding")
+    ev.add_argument("--out", help="JSONL path (default: eval_<checkpoint>.jsonl beside it)")
+    ev.add_argument("--num-cpus", type=int, help="CPUs for the local Ray (default: all)")
+    ev.add_argument("--debug", action="store_true", help="tracebacks and worker logs")
+    ev.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                    help="import MODULE first (e.g. one that registers your env)")
+
+
+def cmd_evaluate(args) -> int:
+    from rllib_istar.cli.train import init_ray
+    from rllib_istar.algorithm.evaluation import DEFAULT_SEED, evaluate_checkpoint, find_checkpoint
+
+    if args.episodes < 1:
+        raise CliError(f"--episodes must be >= 1, got {args.episodes}")
+    env_config = parse_inline("--env-config", args.env_config)
+    try:
+        checkpoint = find_checkpoint(args.checkpoint)
+    except (FileNotFoundError, ValueError) as e:
+        raise CliError(f"evaluate: {e}") from None
+    if args.env:
+        from rllib_istar.envs import registered_env_ids
+
+        if args.env not in registered_env_ids():
+            raise CliError(f"--env: unknown env {args.env!r}; registered: "
+                           f"{', '.join(registered_env_ids())}")
+    out = args.out or os.path.join(os.path.dirname(checkpoint),
+                                   f"eval_{os.path.basename(checkpoint)}.jsonl")
+    import ray
+
+    started = init_ray(args.debug, args.num_cpus, args.imports)
+    try:
+        s = evaluate_checkpoint(checkpoint, env=args.env, env_config=env_config,
+                                episodes=args.episodes,
+                                seed=DEFAULT_SEED if args.seed is None else args.seed,
+                                out=out, temperature=args.temperature, greedy=args.greedy)
+    finally:
+        if started:
+            ray.shutdown()
+    print(f"evaluated {s.episodes} episodes of {s.env} (checkpoint {s.checkpoint})")
+    print(f"success_rate={s.success_rate:.3f} (95% CI {s.success_ci[0]:.3f}-{s.success_ci[1]:.3f}, "
+          f"Wilson; {s.successes}/{s.episodes})")
+    print(f"return_mean={s.return_mean:.3f} (95% CI {s.return_ci[0]:.3f}-{s.return_ci[1]:.3f}, "
+          f"normal) invalid_action_rate={s.invalid_action_rate:.3f}")
+    print(f"trajectories: {s.out}")
+    return 0

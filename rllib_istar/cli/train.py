@@ -1,0 +1,187 @@
+"""``rllib train``: run validated experiments with Tune, print progress, never clobber.
+
+* A new run refuses an experiment folder that already holds a run (its
+  checkpoints are never overwritten or deleted); ``--resume`` continues it
+  from its latest checkpoints (``tune.run_experiments(..., resume=True)``).
+* Progress: one line per iteration (:mod:`rllib_istar.cli.progress`); Tune's
+  own table only with ``--tune-table``.
+* Exit codes: 0 done, 1 a trial failed (its one-line error and ``error.txt``
+  are printed), 130 interrupted (with the command that resumes it).
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib
+import logging
+import os
+import sys
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+from rllib_istar.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, CliError
+from rllib_istar.cli.experiments import experiment_dirs
+
+
+def check_experiment_dirs(experiments: Dict[str, dict], resume: bool) -> None:
+    """A new run needs fresh folders; ``--resume`` needs a saved experiment state."""
+    for path in experiment_dirs(experiments):
+        has_state = bool(glob.glob(os.path.join(path, "experiment_state-*.json")))
+        if resume and not has_state:
+            raise CliError(f"--resume: no saved run in {path} (no experiment_state-*.json); "
+                           "start it without --resume")
+        if not resume and os.path.isdir(path) and os.listdir(path):
+            raise CliError(f"{path} already holds a run; its checkpoints are kept: pass "
+                           "--resume to continue it, or --name NEW (or --storage-path DIR) "
+                           "to start another")
+
+
+def quiet_logs(debug: bool) -> None:
+    """Keep the driver's output to the progress lines (``--debug`` shows everything)."""
+    if debug:
+        return
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", module=r"gymnasium\..*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    import ray  # noqa: F401 (sets up Ray's loggers, which we then turn down)
+
+    for name in ("ray", "ray.rllib", "ray.tune", "ray.train", "ray.air"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def import_user_modules(modules: Sequence[str], folder: Optional[str] = None) -> None:
+    """Import ``--import`` modules (e.g. ones that call ``register_text_env``) from
+    ``folder`` (default: the current one) or ``PYTHONPATH``."""
+    if not modules:
+        return
+    folder = folder or os.getcwd()
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise CliError(f"--import {name}: {e}; run rllib from the folder that holds "
+                           f"{name}.py or add its folder to PYTHONPATH") from None
+
+
+def worker_setup() -> None:
+    """Ray worker setup hook: import the ``--import`` modules (``RLLIB_ISTAR_IMPORTS``)."""
+    modules = [m for m in os.environ.get("RLLIB_ISTAR_IMPORTS", "").split(",") if m]
+    import_user_modules(modules, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or None)
+
+
+def init_ray(debug: bool, num_cpus: Optional[int], modules: Sequence[str] = ()) -> bool:
+    """Start a local Ray unless one is running; True if we started it. Every Ray
+    worker imports ``modules`` first, so envs they register exist in trials too."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    env_vars = {k: os.environ[k] for k in ("RLLIB_ISTAR_CACHE", "TOKENIZERS_PARALLELISM")
+                if k in os.environ}
+    runtime_env = {"env_vars": env_vars}
+    if modules:
+        folder = os.getcwd()
+        env_vars["PYTHONPATH"] = os.pathsep.join(
+            p for p in (folder, os.environ.get("PYTHONPATH")) if p)
+        env_vars["RLLIB_ISTAR_IMPORTS"] = ",".join(modules)
+        runtime_env["worker_process_setup_hook"] = "rllib_istar.cli.train.worker_setup"
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=debug,
+             logging_level=logging.INFO if debug else logging.ERROR, runtime_env=runtime_env)
+    return True
+
+
+def prepare_models(experiments: Dict[str, dict], stream) -> None:
+    """Build each format-warmed model once here, not once per concurrent trial."""
+    from rllib_istar.algorithm.istar import IStarConfig
+    from rllib_istar.algorithm.warmup import prepare_policy_model
+    from rllib_istar.cli.experiments import Source, config_variants
+
+    for name, spec in experiments.items():
+        for variant, _, _ in config_variants(name, spec.get("config") or {}, Source(None)):
+            env = spec.get("env", variant.get("env"))
+            c = IStarConfig().update_from_dict(dict(variant, env=env))
+            if not c.format_warmup_steps:
+                continue
+            with _one_torch_thread():
+                prepare_policy_model(c, announce=lambda line: print(line, file=stream, flush=True))
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """The warm-up of a tiny model in the driver runs on one thread: with a busy
+    neighbour process, torch's threads wait on each other (measured 30x slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_table: bool = False,
+                 debug: bool = False, num_cpus: Optional[int] = None, resume_hint: str = "",
+                 modules: Sequence[str] = (), stream=None) -> int:
+    """Run (or resume) the experiments; returns the exit code."""
+    stream = stream or sys.stdout
+    check_experiment_dirs(experiments, resume)
+    quiet_logs(debug)
+    import ray
+    from ray import tune
+
+    # "IStar" resolves in Tune: importing this module imported rllib_istar, which registers it
+    from rllib_istar.cli.progress import ProgressPrinter, final_lines
+    from rllib_istar.cli.resume import protect_unrecorded_checkpoints
+
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # see cli_resume
+    for name, path in zip(experiments, experiment_dirs(experiments)):
+        verb = "resuming" if resume else "training"
+        print(f"{verb} {name}: results in {path} (TensorBoard: tensorboard --logdir {path})",
+              file=stream, flush=True)
+        for line in protect_unrecorded_checkpoints(path) if resume else []:
+            print(line, file=stream, flush=True)
+    prepare_models(experiments, stream)
+    started = init_ray(debug, num_cpus, modules)
+    printer = ProgressPrinter(stream)
+    try:
+        trials = tune.run_experiments(
+            experiments, verbose=2 if tune_table else (1 if debug else 0), callbacks=[printer],
+            resume=True if resume else None, raise_on_failed_trial=False)
+    finally:
+        if started:
+            ray.shutdown()
+    for line in final_lines(trials, printer):
+        print(line, file=stream, flush=True)
+    return _exit_code(trials, stream, resume_hint)
+
+
+def _exit_code(trials: List, stream, resume_hint: str) -> int:
+    failed = [t for t in trials if t.status == "ERROR"]
+    # Tune marks trials TERMINATED after Ctrl+C too; only a met stop criterion sets "done"
+    unfinished = [t for t in trials if t.status != "ERROR"
+                  and not (t.status == "TERMINATED" and (t.last_result or {}).get("done"))]
+    for trial in failed:
+        error_file = os.path.join(trial.local_path or "", "error.txt")
+        print(f"trial {trial.trial_id} failed: {_error_summary(error_file)} "
+              f"(traceback: {error_file})", file=stream, flush=True)
+    if failed:
+        return EXIT_FAILED
+    if unfinished:
+        print(f"interrupted with {len(unfinished)} trial(s) unfinished; continue with: "
+              f"{resume_hint or 'the same command plus --resume'}", file=stream, flush=True)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _error_summary(error_file: str) -> str:
+    """The last non-empty line of a trial's error.txt (the exception itself)."""
+    try:
+        with open(error_file, encoding="utf-8", errors="replace") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return "see the trial folder"
+    return lines[-1] if lines else "see the trial folder"

@@ -1,0 +1,215 @@
+"""IStarTorchLearner: pi_old -> PRM update -> step rewards -> advantages -> PPO.
+
+``update()`` is overridden (notes/RLLIB_2.60.md §2.3) so the strict order of
+ALGORITHM.md holds inside one learner call:
+
+1. the learner connector turns episodes into padded step rows (whole groups);
+2. pi_old log-probs are recomputed with the learner's numerics (the gap to the
+   rollout log-probs is logged);
+3. PRM phase (iStar: trajectory DPO, §2; PRIME: cross-entropy): with its own
+   optimizer, ``prm_epochs`` steps, in micro-batches with exact gradient
+   accumulation; scoring before (``prm_update: after``) or after (``before``)
+   (``prm_update.py``);
+4. advantages through the estimator tables (``estimators.py``, math in ``core``; §3, §5);
+5. the policy's clipped surrogate (§4) through RLlib's stock epoch/minibatch loop.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional
+
+import torch
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.core.learner.training_data import TrainingData
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import TIMERS
+
+from rllib_istar import columns as C
+from rllib_istar import metrics as M
+from rllib_istar.core import policy_losses, step_rewards
+from rllib_istar.learner.estimators import compute_advantages
+from rllib_istar.learner.prm_update import PRMPhase
+from rllib_istar.lm.logprobs import compute_token_logprobs
+from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
+
+
+class IStarTorchLearner(PRMPhase, TorchLearner):
+    """Learner for IStar: one policy module and, for PRM estimators, a PRM module.
+
+    Hooks for subclasses (``IStarConfig().training(learner_class=...)``):
+    :meth:`timed` (every phase timer) and :meth:`on_advantages` (the step rows,
+    step rewards and advantages of each update); ``benchmarks/probes.py`` uses both.
+    """
+
+    @override(TorchLearner)
+    def build(self) -> None:
+        super().build()
+        self._ref_lm = None
+        if self.config.kl_coef > 0:  # frozen copy of the initial policy for the KL term
+            self._ref_lm = copy.deepcopy(self._plain(POLICY_ID).lm).eval().requires_grad_(False)
+
+    def _plain(self, module_id: str):
+        return self.module[module_id].unwrapped()
+
+    # ------------------------------------------------------------ optimizers
+    @override(TorchLearner)
+    def configure_optimizers_for_module(self, module_id, config=None) -> None:
+        params = [p for p in self.get_parameters(self.module[module_id]) if p.requires_grad]
+        name, lr = ("prm", self.config.prm_lr) if module_id == PRM_ID else ("policy", config.lr)
+        self.register_optimizer(module_id=module_id, optimizer_name=name,
+                                optimizer=torch.optim.AdamW(params, lr=lr, weight_decay=0.0),
+                                params=params, lr_or_lr_schedule=lr)
+
+    @override(TorchLearner)
+    def postprocess_gradients_for_module(self, *, module_id, config=None, module_gradients_dict):
+        if module_id != PRM_ID:
+            return super().postprocess_gradients_for_module(
+                module_id=module_id, config=config, module_gradients_dict=module_gradients_dict)
+        if self.config.prm_grad_clip and module_gradients_dict:
+            norm = self._get_clip_function()(module_gradients_dict,
+                                             grad_clip=self.config.prm_grad_clip,
+                                             grad_clip_by="global_norm")
+            self.metrics.log_value((PRM_ID, "gradients_global_norm"), float(norm), window=1)
+        return module_gradients_dict
+
+    @override(TorchLearner)
+    def _get_optimizer_state(self) -> Dict[str, Any]:
+        """Optimizer state as native-dtype CPU tensors (RLlib's numpy path breaks bf16)."""
+        def to_cpu(x):
+            if isinstance(x, torch.Tensor):
+                return x.detach().cpu().clone()
+            if isinstance(x, dict):
+                return {k: to_cpu(v) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return type(x)(to_cpu(v) for v in x)
+            return x
+        return {name: {"module_id": self._optimizer_name_to_module[name],
+                       "state": to_cpu(opt.state_dict())}
+                for name, opt in self._named_optimizers.items()}
+
+    # ---------------------------------------------------------------- update
+    @override(TorchLearner)
+    def update(self, *, training_data: Optional[TrainingData] = None, episodes=None,
+               timesteps=None, num_epochs: int = 1, minibatch_size=None,
+               shuffle_batch_per_epoch: bool = False, num_total_minibatches: int = 0, **kwargs):
+        if training_data is None:
+            training_data = TrainingData(episodes=episodes, episodes_refs=kwargs.pop("episodes_refs", None))
+        training_data.solve_refs()
+        rows = self._learner_connector(rl_module=self.module, batch={}, episodes=training_data.episodes,
+                                       shared_data={}, metrics=self.metrics)[C.STEP_ROWS]
+        rows = {k: v.to(self._device) for k, v in rows.items()}
+        spec = self.config.estimator
+        with self.timed(M.TIMER_OLD_LOGP):
+            old_logp = self._old_logp(rows)
+        step_r, token_r = self._prm_phase(spec, rows, old_logp) if spec.prm_loss else (None, None)
+        advantages, adv_metrics = compute_advantages(
+            spec, rows, alpha=self.config.step_advantage_weight, step_rewards=step_r,
+            token_rewards=token_r, gamma=self.config.gigpo_gamma,
+            gigpo_norm=self.config.gigpo_step_norm, eps=self.config.adv_eps)
+        self._log(POLICY_ID, {**adv_metrics, M.NUM_STEP_ROWS: len(old_logp),
+                              M.NUM_TRAJECTORIES: len(rows[C.TRAJ_OUTCOME])})
+        self.on_advantages(rows, step_r, advantages)
+        columns = {C.INPUT_IDS: rows[C.INPUT_IDS], C.ATTENTION_MASK: rows[C.ATTENTION_MASK],
+                   C.RESPONSE_MASK: rows[C.RESPONSE_MASK], C.OLD_LOGP: old_logp,
+                   C.ADVANTAGES: advantages}
+        if self._ref_lm is not None:
+            columns[C.REF_LOGP] = self._chunked_logp(self._ref_lm_logp, rows)
+        batch = MultiAgentBatch({POLICY_ID: SampleBatch(columns)}, env_steps=len(old_logp))
+        no_reduce = kwargs.pop("_no_metrics_reduce", False)
+        with self.timed(M.TIMER_POLICY_UPDATE):
+            super().update(batch=batch, timesteps=timesteps, num_epochs=num_epochs,
+                           minibatch_size=minibatch_size,
+                           shuffle_batch_per_epoch=shuffle_batch_per_epoch,
+                           num_total_minibatches=num_total_minibatches,
+                           _no_metrics_reduce=True, **kwargs)
+        return None if no_reduce else self.metrics.reduce()
+
+    def score_step_rewards(self, rows: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Implicit step rewards r_phi (ALGORITHM.md §1) under the current PRM, with the
+        current policy as pi_old (what ``rllib evaluate`` reports).
+
+        ``rows``: :func:`~rllib_istar.connectors.episodes_to_rows` output (any device),
+        ``N`` step rows -> ``(N,)`` float32 on the CPU. Micro-batched, no gradients.
+        """
+        rows = {k: v.to(self._device) for k, v in rows.items()}
+        old_logp = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        prm_logp = self._chunked_logp(self._plain(PRM_ID).token_logprobs, rows)
+        return step_rewards.implicit_step_rewards(prm_logp, old_logp, rows[C.RESPONSE_MASK],
+                                                  self.config.prm_beta).cpu()
+
+    # ----------------------------------------------------------------- hooks
+    def timed(self, name: str):
+        """Context manager that times one phase into ``timers/<name>`` (RLlib's
+        smoothed timer). Override to also observe each raw duration."""
+        return self.metrics.log_time((TIMERS, name))
+
+    def on_advantages(self, rows: Dict[str, torch.Tensor], step_rewards: Optional[torch.Tensor],
+                      advantages: torch.Tensor) -> None:
+        """Called once per update, after the advantages and before the policy update.
+
+        ``rows``: the step rows (N rows); ``step_rewards``: ``(N,)`` r_phi or None
+        (no PRM); ``advantages``: ``(N,)`` or ``(N, L)``. Log diagnostics with
+        ``self.metrics.log_value``; the default does nothing.
+        """
+
+    # --------------------------------------------------------------- phases
+    def _old_logp(self, rows) -> torch.Tensor:
+        mask = rows[C.RESPONSE_MASK]
+        rollout = rows[C.ROLLOUT_LOGP]
+        if not self.config.recompute_old_logp:
+            return rollout
+        learner = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        gap = (learner - rollout).abs()[mask.bool()]
+        if gap.numel():
+            self._log(POLICY_ID, {M.LOGP_GAP: float(gap.mean()), M.LOGP_GAP_MAX: float(gap.max())})
+        return learner
+
+    # -------------------------------------------------------------- helpers
+    def _slices(self, n: int) -> List[slice]:
+        mb = self.config.microbatch_size
+        return [slice(i, min(i + mb, n)) for i in range(0, n, mb)]
+
+    def _synced_count(self, n: int) -> int:
+        """Max micro-batch count over DDP ranks (every rank must call backward equally)."""
+        if self.config.num_learners > 1 and torch.distributed.is_initialized():
+            t = torch.tensor([n], device=self._device)
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+            return int(t.item())
+        return n
+
+    def _chunked_logp(self, logp_fn, rows) -> torch.Tensor:
+        """No-grad ``logp_fn(ids, mask) -> (n, L)`` over micro-batches, concatenated to (N, L)."""
+        ids, am = rows[C.INPUT_IDS], rows[C.ATTENTION_MASK]
+        with torch.no_grad():
+            outs = [logp_fn(ids[sl], am[sl]).float() for sl in self._slices(len(ids))]
+        return torch.cat(outs) if outs else torch.zeros_like(rows[C.RESPONSE_MASK])
+
+    def _ref_lm_logp(self, ids, am):
+        """Log-probs of the frozen initial policy (KL term), same numerics as the modules."""
+        return compute_token_logprobs(self._ref_lm, ids, am, self._plain(POLICY_ID).temperature)
+
+    def _log(self, module_id: str, values: Dict[str, float]) -> None:
+        for key, value in values.items():
+            self.metrics.log_value((module_id, key), float(value), window=1)
+
+    # ------------------------------------------------------------------ loss
+    @override(TorchLearner)
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        cfg, mask = self.config, batch[C.RESPONSE_MASK]
+        logp = fwd_out[C.LOGP]
+        out = policy_losses.clipped_surrogate(logp, batch[C.OLD_LOGP], mask, batch[C.ADVANTAGES],
+                                              cfg.clip_low, cfg.clip_high, cfg.effective_ratio_level)
+        loss, metrics = out.loss, {k: float(v) for k, v in out.metrics.items()}
+        tokens = mask.sum().clamp(min=1.0)
+        if self._ref_lm is not None:
+            delta = torch.where(mask.bool(), batch[C.REF_LOGP] - logp, torch.zeros_like(logp))
+            kl = ((delta.exp() - delta - 1.0) * mask).sum() / tokens  # k3 estimator
+            loss = loss + cfg.kl_coef * kl
+            metrics[M.KL_REF] = float(kl)
+        if cfg.entropy_coef > 0:
+            entropy = (fwd_out[C.ENTROPY] * mask).sum() / tokens
+            loss = loss - cfg.entropy_coef * entropy
+            metrics[M.ENTROPY] = float(entropy)
+        self._log(module_id, metrics)
+        return loss

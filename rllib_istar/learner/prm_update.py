@@ -1,0 +1,105 @@
+"""The PRM phase of the learner update: train the PRM, then score the batch (ALGORITHM.md §2).
+
+:class:`PRMPhase` is mixed into :class:`~rllib_istar.learner.learner.IStarTorchLearner`
+and uses its helpers (``_plain``, ``_chunked_logp``, ``_slices``, ``_synced_count``,
+``_log``, ``timed``). iStar trains the PRM with trajectory DPO, PRIME with
+cross-entropy; both with the PRM's own optimizer, ``prm_epochs`` steps, in
+micro-batches with exact gradient accumulation.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from rllib_istar import columns as C
+from rllib_istar import metrics as M
+from rllib_istar.core import prm_losses, step_rewards
+from rllib_istar.rl_modules.specs import PRM_ID
+
+#: ``prm_update`` values: train the PRM "before" scoring (design card) or score first, "after" (REF).
+PRM_UPDATE_ORDERS = ("before", "after")
+
+
+class PRMPhase:
+    """PRM training and scoring, on the learner's rows (``N`` step rows, ``L`` tokens)."""
+
+    def _prm_phase(self, spec, rows, old_logp) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Train the PRM, score the batch; returns (step rewards (N,), token rewards (N, L) or None)."""
+        cfg, mask = self.config, rows[C.RESPONSE_MASK]
+        prm_logp_fn = self._plain(PRM_ID).token_logprobs
+        step = self._dpo_step if spec.prm_loss == "dpo" else self._ce_step
+        scored = None
+        if cfg.prm_update == "after":
+            with self.timed(M.TIMER_SCORING):
+                scored = self._chunked_logp(prm_logp_fn, rows)
+        with self.timed(M.TIMER_PRM_UPDATE):
+            for _ in range(cfg.prm_epochs):
+                self._log(PRM_ID, step(rows, old_logp))
+        if scored is None:
+            with self.timed(M.TIMER_SCORING):
+                scored = self._chunked_logp(prm_logp_fn, rows)
+        step_r = step_rewards.implicit_step_rewards(scored, old_logp, mask, cfg.prm_beta)
+        self._log(PRM_ID, {M.STEP_REWARD_MEAN: float(step_r.mean()),
+                           M.STEP_REWARD_STD: float(step_r.std()) if len(step_r) > 1 else 0.0})
+        token_r = None
+        if spec.token_level:
+            token_r = step_rewards.token_implicit_rewards(scored, old_logp, mask, cfg.prm_beta)
+        return step_r, token_r
+
+    def _dpo_step(self, rows, old_logp) -> Dict[str, float]:
+        """One trajectory-DPO step (ALGORITHM.md §2) with exact micro-batch accumulation.
+
+        The loss couples all steps of a trajectory, so: (1) a no-grad pass gives
+        every step's log-ratio s; (2) autograd gives dL/ds on that leaf; (3) each
+        micro-batch re-runs the PRM with grad and back-propagates
+        ``sum(dL/ds * s)``, which yields exactly dL/dphi.
+        """
+        cfg, mask = self.config, rows[C.RESPONSE_MASK]
+        pairs = prm_losses.preference_pairs(rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], cfg.pair_margin)
+        s = step_rewards.step_logratio(self._chunked_logp(self._plain(PRM_ID).token_logprobs, rows),
+                                       old_logp, mask).detach().requires_grad_(True)
+        out = prm_losses.trajectory_dpo_loss(s, rows[C.STEP_TRAJ], pairs, cfg.prm_beta, agg=cfg.prm_agg,
+                                             num_trajectories=len(rows[C.TRAJ_OUTCOME]))
+        metrics = {k: float(v) for k, v in out.metrics.items()}
+        metrics[M.GROUPS_WITHOUT_PAIRS] = prm_losses.groups_without_pairs(
+            rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], cfg.pair_margin)
+        if len(pairs) == 0 and cfg.num_learners <= 1:
+            return metrics  # cold start: nothing to learn from, no optimizer step
+        (grad_s,) = torch.autograd.grad(out.loss, s)
+        self._accumulate_prm_grads(rows, lambda logp, sl: (grad_s[sl] * step_rewards.step_logratio(
+            logp, old_logp[sl], mask[sl])).sum())
+        return metrics
+
+    def _ce_step(self, rows, old_logp) -> Dict[str, float]:
+        """One PRIME cross-entropy step: a mean over rows, so micro-batches add up exactly."""
+        cfg, mask = self.config, rows[C.RESPONSE_MASK]
+        labels = rows[C.TRAJ_WON][rows[C.STEP_TRAJ]].float()
+        n, logs = len(labels), []
+
+        def loss_fn(logp, sl):
+            out = prm_losses.prime_ce_loss((logp - old_logp[sl]) * mask[sl], mask[sl], labels[sl],
+                                           cfg.prm_beta)
+            logs.append((out.loss.detach() * len(labels[sl]) / n, out.metrics))
+            return out.loss * (len(labels[sl]) / n)
+
+        self._accumulate_prm_grads(rows, loss_fn)
+        return {M.PRM_CE_LOSS: float(sum(x for x, _ in logs)),
+                M.PRM_CE_ACC: sum(float(m.get(M.PRM_CE_ACC, 0.0)) for _, m in logs) / max(len(logs), 1)}
+
+    def _accumulate_prm_grads(self, rows, loss_fn) -> None:
+        """Backward ``loss_fn(prm_logp_chunk, rows_slice)`` per micro-batch, then one PRM step."""
+        prm = self.module[PRM_ID]
+        prm_param_ids = {id(q) for q in self.get_parameters(prm)}
+        params = {pid: p for pid, p in self._params.items() if id(p) in prm_param_ids}
+        for p in params.values():
+            p.grad = None
+        slices = self._slices(len(rows[C.INPUT_IDS]))
+        for i in range(self._synced_count(len(slices))):
+            # ranks with fewer micro-batches run zero-weight ones so DDP's all-reduce lines up
+            sl, weight = (slices[i], 1.0) if i < len(slices) else (slices[0], 0.0)
+            logp = prm.forward_train({C.INPUT_IDS: rows[C.INPUT_IDS][sl],
+                                      C.ATTENTION_MASK: rows[C.ATTENTION_MASK][sl]})[C.LOGP]
+            (weight * loss_fn(logp, sl)).backward()
+        grads = {pid: p.grad for pid, p in params.items() if p.grad is not None}
+        self.apply_gradients(self.postprocess_gradients(grads))

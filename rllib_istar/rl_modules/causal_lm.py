@@ -1,0 +1,204 @@
+"""The policy RLModule: a Hugging Face causal LM behind RLlib's module API.
+
+Actions are generated outside the module (``rllib_istar.rollout.generation``); the
+module's job on the Learner is teacher-forced per-token log-probs
+(:meth:`CausalLMRLModule.token_logprobs`) and weight (de)serialisation.
+
+``model_config`` keys:
+    model_path: "tiny", "tiny:<arch>:<hidden>:<layers>" or a local HF folder (required).
+    dtype: "float32" (default) | "bfloat16" | "float16".
+    trust_remote_code: bool, default False.
+    temperature: the rollout temperature the log-probs are computed at (default 1.0;
+        0 = greedy rollouts, then log-probs are at temperature 1).
+    gradient_checkpointing: bool, default False.
+    compute_entropy: bool, default False: ``forward_train`` also returns the (N, L)
+        predictive entropy (for an entropy bonus).
+    role: "policy" (default) or "prm" (read by ``ImplicitPRMRLModule``).
+
+State (``get_state``) is ``{"lm.<hf name>": CPU tensor in the native dtype}``: no
+numpy, because RLlib's ``convert_to_numpy`` upcasts to float32 and crashes on bf16.
+Tied weights (e.g. ``lm_head.weight`` aliasing the embeddings) appear once.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Collection, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.rllib.utils.annotations import override
+
+from rllib_istar import columns as C
+from rllib_istar.lm.loading import ModelLoadError, load_causal_lm, resolve_model_path
+from rllib_istar.lm.logprobs import compute_token_logprobs
+
+_NO_GENERATION = ("{cls} does not compute actions: generation goes through "
+                  "rllib_istar.rollout.generation (make_generator), driven by the env runner")
+
+
+def model_config_dict(model_config) -> dict:
+    """RLlib may hand a dict or a (Default)ModelConfig dataclass; normalise to a dict."""
+    if model_config is None:
+        return {}
+    if dataclasses.is_dataclass(model_config):
+        return dataclasses.asdict(model_config)
+    return dict(model_config)
+
+
+def as_tensor(value) -> torch.Tensor:
+    """Tensor or numpy array (or nested list) -> CPU tensor, no dtype change."""
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.from_numpy(np.ascontiguousarray(value))
+
+
+def _trim_padding(input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """Drop the columns after the longest right-padded row: ``(ids, mask, full width)``.
+
+    Rows are padded to the longest row of the whole update; a micro- or
+    minibatch of shorter rows then runs on its own width only.
+    """
+    full = input_ids.shape[1]
+    width = int(attention_mask.sum(1).max()) if input_ids.shape[0] else full
+    return input_ids[:, :max(width, 1)], attention_mask[:, :max(width, 1)], full
+
+
+class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
+    """Policy module; ``self.lm`` is the HF ``*ForCausalLM`` (trainable, all params)."""
+
+    def setup(self):
+        cfg = model_config_dict(self.model_config)
+        self._cfg = cfg
+        spec = cfg.get("model_path")
+        if not spec:
+            raise ModelLoadError("model_config has no 'model_path'; set it to a local "
+                                 "Hugging Face folder (config.json + weights) or 'tiny'")
+        self.model_path = resolve_model_path(spec)
+        self.role = cfg.get("role", "policy")
+        temperature = float(cfg.get("temperature", 1.0))
+        self.temperature = temperature if temperature > 0 else 1.0
+        self.lm = self._build_lm(cfg)
+        if cfg.get("gradient_checkpointing"):
+            # transformers >= 5.2x renamed it; older versions only have the old name.
+            kwargs = {"use_reentrant": False}
+            if hasattr(self.lm, "activation_checkpointing_enable"):
+                self.lm.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                self.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+    def _build_lm(self, cfg: dict) -> torch.nn.Module:
+        return load_causal_lm(self.model_path, dtype=cfg.get("dtype", "float32"),
+                              trust_remote_code=bool(cfg.get("trust_remote_code", False)))
+
+    # ------------------------------------------------------------------ compute
+    def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                       temperature: Optional[float] = None) -> torch.Tensor:
+        """(N, L) ids + (N, L) mask (right-padded) -> (N, L) float32 log-probs.
+
+        ``out[:, j] = log p(ids[:, j] | ids[:, :j])`` under ``logits / temperature``
+        (default: the module's temperature); ``out[:, 0] = 0`` and padding is 0.
+        Inputs are moved to the model's device.
+        """
+        dev = self.device
+        ids, mask, full = _trim_padding(torch.as_tensor(input_ids).to(dev).long(),
+                                        torch.as_tensor(attention_mask).to(dev).long())
+        out = compute_token_logprobs(self.lm, ids, mask,
+                                     self.temperature if temperature is None else temperature)
+        return torch.nn.functional.pad(out, (0, full - out.shape[1]))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.lm.parameters()).device
+
+    @override(TorchRLModule)
+    def _forward_train(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
+        """``{"logp": (N, L) float32}`` from ``batch["input_ids"]``/``["attention_mask"]``
+        (plus ``"entropy": (N, L)`` when ``compute_entropy`` is set)."""
+        if not self._cfg.get("compute_entropy"):
+            return {C.LOGP: self.token_logprobs(batch[C.INPUT_IDS], batch[C.ATTENTION_MASK])}
+        ent: list = []
+        dev = self.device
+        ids, mask, full = _trim_padding(batch[C.INPUT_IDS].to(dev).long(),
+                                        batch[C.ATTENTION_MASK].to(dev).long())
+        logp = compute_token_logprobs(self.lm, ids, mask, self.temperature, entropy_out=ent)
+        pad = (0, full - logp.shape[1])
+        return {C.LOGP: torch.nn.functional.pad(logp, pad),
+                C.ENTROPY: torch.nn.functional.pad(ent[0], pad)}
+
+    @override(TorchRLModule)
+    def _forward_inference(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
+        raise NotImplementedError(_NO_GENERATION.format(cls=type(self).__name__))
+
+    @override(TorchRLModule)
+    def _forward_exploration(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
+        raise NotImplementedError(_NO_GENERATION.format(cls=type(self).__name__))
+
+    @override(InferenceOnlyAPI)
+    def get_non_inference_attributes(self) -> List[str]:
+        return []
+
+    # -------------------------------------------------------------------- state
+    def _tied_aliases(self, state: Dict[str, torch.Tensor]) -> set:
+        """Keys whose tensor shares storage with an earlier key (tied weights)."""
+        seen, aliases = set(), set()
+        for k, v in state.items():
+            ident = (v.device, v.untyped_storage().data_ptr(), v.storage_offset(),
+                     tuple(v.shape), v.dtype)
+            if ident in seen:
+                aliases.add(k)
+            seen.add(ident)
+        return aliases
+
+    def _state_keys_filter(self, key: str) -> bool:
+        """Which params belong to the full (non-inference-only) state. Default: all."""
+        return True
+
+    @override(TorchRLModule)
+    def get_state(self, components: Optional[Union[str, Collection[str]]] = None, *,
+                  not_components: Optional[Union[str, Collection[str]]] = None,
+                  inference_only: bool = False, **kwargs) -> Dict[str, torch.Tensor]:
+        """``{param name: detached CPU tensor copy, native dtype}``.
+
+        ``inference_only=True`` drops the attributes in ``get_non_inference_attributes``
+        (all of them for the PRM, so its inference-only state is ``{}``).
+        """
+        state = self.state_dict()
+        excluded = (self.get_non_inference_attributes()
+                    if inference_only and not self.inference_only else [])
+        aliases = self._tied_aliases(state)
+        out = {}
+        for k, v in state.items():
+            if k in aliases or not self._state_keys_filter(k):
+                continue
+            if any(k == a or k.startswith(a + ".") for a in excluded):
+                continue
+            out[k] = v.detach().to("cpu", copy=True)
+        return out
+
+    def _check_missing(self, missing: set) -> None:
+        if missing:
+            raise KeyError(f"{type(self).__name__}.set_state: state is missing "
+                           f"{len(missing)} keys, e.g. {sorted(missing)[:5]}")
+
+    @override(TorchRLModule)
+    def set_state(self, state: Dict[str, Any]) -> None:
+        """Load tensors or numpy arrays, cast to each parameter's dtype and device.
+
+        An empty state is a no-op. Otherwise every given key must be part of the
+        module's state (``get_state()`` keys; tied aliases also accepted) and every
+        state key (except tied aliases) must be given.
+        """
+        if not state:  # e.g. the PRM's (empty) inference-only state: nothing to load
+            return
+        own = self.state_dict()
+        unexpected = [k for k in state if k not in own or not self._state_keys_filter(k)]
+        if unexpected:
+            raise KeyError(f"{type(self).__name__}.set_state: unknown keys "
+                           f"{unexpected[:5]} ({len(unexpected)} in all)")
+        tensors = {k: as_tensor(v).to(dtype=own[k].dtype) for k, v in state.items()}
+        aliases = self._tied_aliases(own)
+        wanted = {k for k in own if k not in aliases and self._state_keys_filter(k)}
+        self._check_missing(wanted - set(tensors))
+        self.load_state_dict(tensors, strict=False)

@@ -1,0 +1,17 @@
+"""Hand-made token episodes, as the env runner would write them (shared by connector tests)."""
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+from rllib_istar import columns as C
+
+
+def token_episode(group, outcome, steps, won=False):
+    """One trajectory of ``group``; ``steps`` = [(prompt ids, response ids, rollout log-probs)];
+    step t gets env reward t."""
+    ep = SingleAgentEpisode()
+    ep.add_env_reset(observation="o0")
+    for t, (prompt, response, logp) in enumerate(steps):
+        ep.add_env_step(observation=f"o{t + 1}", action="a", reward=float(t),
+                        extra_model_outputs={C.PROMPT_IDS: prompt, C.RESPONSE_IDS: response,
+                                             C.ROLLOUT_LOGP: logp})
+    ep.custom_data.update({C.GROUP_ID: group, C.OUTCOME: outcome, C.WON: won})
+    return ep
