@@ -1,18 +1,13 @@
 """Time the text envs on CPU: Sokoban 6x6/1-box step (room generation excluded),
 Sokoban reset (generation), and the KeyCorridor toy. Prints, asserts nothing.
 
-Usage: python benchmarks/env_step_time.py [--steps 20000]
+Usage (from the repository root): python -m benchmarks.env_step_time [--steps 20000]
 """
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import sys
 import time
-
-# run from a checkout without installing: put the repository root on the path
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def time_sokoban_steps(n_steps: int) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """GPU check without Ray: generator throughput and rollout/learner log-prob gap on CUDA.
 
 The lent GPU machine has torch and transformers but no Ray, so this script uses
-only ``rllib_istar.models`` and ``rllib_istar.rollout.generation``. For each
+only ``rllib_istar.lm`` and ``rllib_istar.rollout.generation``. For each
 model shape and dtype it measures, on the same left-padded prompts and seeds:
 
 * tokens/s of ``HFGenerator.generate`` (the runner's generator: sampled-token
@@ -13,21 +13,19 @@ Models are random-weight ``build_tiny_model`` shapes (no download): "tiny"
 (hidden 64, 2 layers) and "smollm135m_shape" (hidden 576, 30 layers, 9 heads:
 the SmolLM2-135M body over a word-level vocabulary).
 
-    python benchmarks/gpu_generation.py --out results.json [--smoke]
+    python -m benchmarks.gpu_generation --out results.json [--smoke]   # from the repository root
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cost import _bare_generate  # noqa: E402  (ray-free at import time)
+from benchmarks.bare import bare_generate  # torch + transformers only, like this script
 
 WORDS = [f"w{i}" for i in range(200)] + ["red", "green", "blue", "forward", "open", "door", "key"]
 SHAPES = {"tiny": dict(hidden_size=64, num_layers=2, num_heads=4),
@@ -35,7 +33,7 @@ SHAPES = {"tiny": dict(hidden_size=64, num_layers=2, num_heads=4),
 
 
 def _prompts(tok, n: int, seed: int):
-    from rllib_istar.models import encode_prompt
+    from rllib_istar.lm import encode_prompt
 
     rng = torch.Generator().manual_seed(seed)
     out = []
@@ -57,7 +55,12 @@ def _right_pad(rows, device):
 
 
 def measure(shape: str, dtype: str, n_prompts: int, max_new: int, reps: int) -> dict:
-    from rllib_istar.models import compute_token_logprobs, load_causal_lm, load_tokenizer, tiny_model_path
+    from rllib_istar.lm import (
+        compute_token_logprobs,
+        load_causal_lm,
+        load_tokenizer,
+        tiny_model_path,
+    )
     from rllib_istar.rollout.generation import HFGenerator
 
     path = tiny_model_path(WORDS, arch="qwen2", **SHAPES[shape])
@@ -74,8 +77,8 @@ def measure(shape: str, dtype: str, n_prompts: int, max_new: int, reps: int) -> 
         res = gen.generate(prompts, max_new_tokens=max_new, temperature=temp, seed=r)
         torch.cuda.synchronize()
         plugin.append(sum(len(x.response_ids) for x in res) / (time.perf_counter() - t0))
-        n, dt = _bare_generate(model, prompts, max_new, temp, 1.0, gen.pad_token_id,
-                               gen.eos_token_ids, r)
+        n, dt = bare_generate(model, prompts, max_new, temp, 1.0, gen.pad_token_id,
+                              gen.eos_token_ids, r)
         bare.append(n / dt)
     rows = [p + x.response_ids for p, x in zip(prompts, res)]
     ids, mask = _right_pad(rows, "cuda")

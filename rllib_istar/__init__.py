@@ -59,8 +59,8 @@ def register() -> None:
     """
     from ray.tune.registry import register_trainable
 
-    from rllib_istar.envs import register_envs
     from rllib_istar.algorithm.istar import IStar
+    from rllib_istar.envs import register_envs
 
     register_trainable("IStar", IStar)
     register_envs()

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from lmtest_utils import WORDS, text_spaces
 
 

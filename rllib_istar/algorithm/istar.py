@@ -24,12 +24,22 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import (ENV_RUNNER_RESULTS, LEARNER_RESULTS,
-                                     NUM_ENV_STEPS_SAMPLED_LIFETIME, TIMERS)
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    LEARNER_RESULTS,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    TIMERS,
+)
 
 from rllib_istar import metrics as M
 from rllib_istar.algorithm import validation
-from rllib_istar.algorithm.knobs import KNOBS, KNOBS_BY_NAME, RLLIB_DEFAULTS, IStarKnobs, render_knob_docs
+from rllib_istar.algorithm.knobs import (
+    KNOBS,
+    KNOBS_BY_NAME,
+    RLLIB_DEFAULTS,
+    IStarKnobs,
+    render_knob_docs,
+)
 from rllib_istar.learner.estimators import EstimatorSpec, resolve_estimator
 from rllib_istar.rl_modules.specs import POLICY_ID
 

@@ -12,11 +12,11 @@ from rllib_istar.cli.common import CliError, parse_inline
 
 def add_evaluate_parser(subparsers) -> None:
     """The ``evaluate`` sub-command's flags."""
-    ev = subparsers.add_parser("evaluate", help="success rate, return and trajectories of a checkpoint",
-                        description="Roll out a checkpoint's policy on N tasks; print the "
-                                    "success rate and return with 95%% intervals; write a "
-                                    "JSONL of trajectories (prompt, response, env reward, "
-                                    "PRM step reward per step).")
+    ev = subparsers.add_parser(
+        "evaluate", help="success rate, return and trajectories of a checkpoint",
+        description="Roll out a checkpoint's policy on N tasks; print the success rate and "
+                    "return with 95%% intervals; write a JSONL of trajectories (prompt, "
+                    "response, env reward, PRM step reward per step).")
     ev.add_argument("checkpoint", help="a checkpoint_* folder, or a trial/experiment folder "
                                        "(its latest checkpoint)")
     ev.add_argument("--env", help="env id (default: the training env)")
@@ -34,8 +34,12 @@ def add_evaluate_parser(subparsers) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    from rllib_istar.algorithm.evaluation import (
+        DEFAULT_SEED,
+        evaluate_checkpoint,
+        find_checkpoint,
+    )
     from rllib_istar.cli.train import init_ray
-    from rllib_istar.algorithm.evaluation import DEFAULT_SEED, evaluate_checkpoint, find_checkpoint
 
     if args.episodes < 1:
         raise CliError(f"--episodes must be >= 1, got {args.episodes}")

@@ -319,7 +319,11 @@ def _check_rllib_type(key: str, value, fail) -> None:
 def _check_model_path(value, fail) -> None:
     if value is None:
         return
-    from rllib_istar.lm.loading import ModelLoadError, parse_tiny_spec, resolve_model_path
+    from rllib_istar.lm.loading import (
+        ModelLoadError,
+        parse_tiny_spec,
+        resolve_model_path,
+    )
 
     try:
         if value == "tiny" or str(value).startswith("tiny:"):

@@ -17,7 +17,13 @@ import sys
 import traceback
 from typing import List, Optional
 
-from rllib_istar.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError, parse_inline
+from rllib_istar.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    parse_inline,
+)
 from rllib_istar.cli.evaluate import add_evaluate_parser, cmd_evaluate
 
 

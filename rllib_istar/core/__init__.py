@@ -13,7 +13,14 @@ vllm. Module per concern (see ALGORITHM.md for the equations):
 Losses return NamedTuples with ``.loss`` and ``.metrics``; metric keys
 carry no prefix (the learner adds the module id).
 """
-from rllib_istar.core import advantages, gigpo, policy_losses, prm_losses, segments, step_rewards
+from rllib_istar.core import (
+    advantages,
+    gigpo,
+    policy_losses,
+    prm_losses,
+    segments,
+    step_rewards,
+)
 from rllib_istar.core.advantages import (
     EPISODE_ESTIMATORS,
     broadcast_to_steps,
@@ -22,9 +29,9 @@ from rllib_istar.core.advantages import (
     merged_outcomes,
     mix_advantages,
     mix_token_advantages,
-    token_step_advantages,
     register_episode_estimator,
     step_advantages,
+    token_step_advantages,
 )
 from rllib_istar.core.gigpo import (
     ANCHOR_NORMS,
@@ -32,7 +39,11 @@ from rllib_istar.core.gigpo import (
     anchor_step_advantages,
     discounted_returns,
 )
-from rllib_istar.core.policy_losses import RATIO_LEVELS, PolicyLossOutput, clipped_surrogate
+from rllib_istar.core.policy_losses import (
+    RATIO_LEVELS,
+    PolicyLossOutput,
+    clipped_surrogate,
+)
 from rllib_istar.core.prm_losses import (
     TRAJ_AGGREGATIONS,
     CEOutput,

@@ -16,10 +16,19 @@ from __future__ import annotations
 
 from .base import TextEnv
 from .parsing import ACTION_FORMATS, MAX_SCAN_CHARS, ParsedAction, parse_action
+from .registry import (
+    _REGISTRY,
+    KEY_CORRIDOR_ID,
+    SOKOBAN_ID,
+    UnknownEnvError,
+    _register_gymnasium,
+    all_vocabulary,
+    make_text_env,
+    register_envs,
+    register_text_env,
+    registered_env_ids,
+)
 from .templates import PromptTemplate
-from .registry import (KEY_CORRIDOR_ID, SOKOBAN_ID, UnknownEnvError, _register_gymnasium,
-                       _REGISTRY, all_vocabulary, make_text_env, register_envs,
-                       register_text_env, registered_env_ids)
 from .toy import KeyCorridorEnv
 
 __all__ = ["TextEnv", "KeyCorridorEnv", "SokobanTextEnv", "PromptTemplate", "ParsedAction",

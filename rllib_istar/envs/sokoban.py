@@ -55,8 +55,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import TextEnv
-from .templates import PromptTemplate, number_words
 from .sokoban_text import PLAYER_ON_TARGET, SYMBOLS, parse_level, room_to_text
+from .templates import PromptTemplate, number_words
 
 __all__ = ["SokobanTextEnv", "SYMBOLS", "ACTIONS", "room_to_text", "parse_level",
            "load_gym_sokoban"]

@@ -30,16 +30,22 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import ray
 import torch
-from ray.rllib.core import (COMPONENT_RL_MODULE, DEFAULT_MODULE_ID)
+from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env import INPUT_ENV_SINGLE_SPACES, INPUT_ENV_SPACES
 from ray.rllib.env.env_runner import EnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.checkpoints import Checkpointable
-from ray.rllib.utils.metrics import (EPISODE_LEN_MEAN, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED,
-                                     NUM_ENV_STEPS_SAMPLED_LIFETIME, NUM_EPISODES,
-                                     NUM_EPISODES_LIFETIME, WEIGHTS_SEQ_NO)
+from ray.rllib.utils.metrics import (
+    EPISODE_LEN_MEAN,
+    EPISODE_RETURN_MEAN,
+    NUM_ENV_STEPS_SAMPLED,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    NUM_EPISODES,
+    NUM_EPISODES_LIFETIME,
+    WEIGHTS_SEQ_NO,
+)
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M

@@ -1,8 +1,8 @@
 """The benchmark scripts' ``--smoke`` modes run end to end (so they cannot rot).
 
-Each script runs as a subprocess with its own output folder (never the real
-results in docs/) and the session's isolated model cache and must write outputs
-that parse. Their wall time (under two minutes each on 2 cores, the issue's goal)
+Each script runs as a subprocess (``python -m benchmarks.<name>`` from the
+repository root) with its own output folder (never the real results in docs/)
+and the session's isolated model cache and must write outputs that parse. Their wall time (under two minutes each on 2 cores, the issue's goal)
 is measured and reported in docs/BENCHMARKS.md, never asserted: the timeout
 below only stops a hang.
 """
@@ -19,18 +19,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HANG_TIMEOUT_S = 900
 
 
-def _run(script: str, out_dir: str) -> subprocess.CompletedProcess:
+def _run(module: str, *args: str, timeout: float = HANG_TIMEOUT_S) -> subprocess.CompletedProcess:
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--smoke",
-                           "--out-dir", out_dir], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=HANG_TIMEOUT_S)
-    assert proc.returncode == 0, f"{script} --smoke failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, (f"benchmarks.{module} {' '.join(args)} failed:\n"
+                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
 
 
 def test_learning_smoke(tmp_path):
     out = tmp_path / "learning"
-    proc = _run("learning.py", str(out))
+    proc = _run("learning", "--smoke", "--out-dir", str(out))
     with open(out / "learning.json") as f:
         data = json.load(f)
     methods = {run["method"] for run in data["runs"].values()}
@@ -46,16 +46,15 @@ def test_learning_smoke(tmp_path):
     for png in ("learning_toy.png", "learning_toy_diagnostics.png"):
         assert (out / png).stat().st_size > 1000
     assert "final success" in proc.stdout
-    # the report step re-runs from the JSON alone
-    again = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "learning.py"),
-                            "--report", "--out-dir", str(out)], cwd=ROOT, capture_output=True,
-                           text=True, timeout=120)
-    assert again.returncode == 0, again.stderr[-3000:]
+    # the report re-runs from the JSON alone and writes the same tables
+    tables = (out / "learning_tables.md").read_text()
+    _run("report", "--only", "learning", "--out-dir", str(out), "--plot-dir", str(out), timeout=120)
+    assert (out / "learning_tables.md").read_text() == tables
 
 
 def test_cost_smoke(tmp_path):
     out = tmp_path / "cost"
-    _run("cost.py", str(out))
+    _run("cost", "--smoke", "--out-dir", str(out))
     with open(out / "cost.json") as f:
         data = json.load(f)
     for part in ("iteration", "generation", "learner", "memory", "scaling"):
@@ -72,7 +71,10 @@ def test_cost_smoke(tmp_path):
     # a full PRM copy holds more trainable state than a LoRA adapter
     assert mem["full"]["analytic_static_mb"] > mem["lora"]["analytic_static_mb"]
     assert data["scaling"]["rows"]
-    assert (out / "cost_tables.md").read_text().strip()
+    tables = (out / "cost_tables.md").read_text()
+    assert tables.strip()
+    _run("report", "--only", "cost", "--out-dir", str(out), timeout=120)
+    assert (out / "cost_tables.md").read_text() == tables
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,9 +2,9 @@
 import io
 from types import SimpleNamespace
 
+from rllib_istar.algorithm.evaluation import mean_interval, wilson_interval
 from rllib_istar.cli.progress import ProgressPrinter, final_lines, format_line
 from rllib_istar.cli.train import _exit_code
-from rllib_istar.algorithm.evaluation import mean_interval, wilson_interval
 
 RESULT = {"training_iteration": 3, "time_this_iter_s": 0.84,
           "env_runners": {"num_env_steps_sampled_lifetime": 612, "success_rate": 0.40625,

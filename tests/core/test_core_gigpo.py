@@ -6,12 +6,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rllib_istar.core.advantages import mix_advantages
 from rllib_istar.core.gigpo import (
     anchor_ids,
     anchor_step_advantages,
     discounted_returns,
 )
-from rllib_istar.core.advantages import mix_advantages
 
 
 def test_anchor_ids_across_groups():

@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rllib_istar.envs.parsing import MAX_SCAN_CHARS, ParsedAction, normalize_action, parse_action
+from rllib_istar.envs.parsing import (
+    MAX_SCAN_CHARS,
+    ParsedAction,
+    normalize_action,
+    parse_action,
+)
 
 DIRS = ["up", "down", "left", "right"]
 KEYS = ["red", "green", "blue"]

@@ -8,13 +8,21 @@ from pathlib import Path
 
 import gymnasium
 import pytest
+from doubles.echo_env import EchoEnv
 from gymnasium.utils.env_checker import check_env
 
 import rllib_istar.envs as envs
-from rllib_istar.envs import (KEY_CORRIDOR_ID, SOKOBAN_ID, KeyCorridorEnv, UnknownEnvError, all_vocabulary, make_text_env,
-                              register_text_env, registered_env_ids)
+from rllib_istar.envs import (
+    KEY_CORRIDOR_ID,
+    SOKOBAN_ID,
+    KeyCorridorEnv,
+    UnknownEnvError,
+    all_vocabulary,
+    make_text_env,
+    register_text_env,
+    registered_env_ids,
+)
 from rllib_istar.envs import registry as reg
-from doubles.echo_env import EchoEnv
 
 HAS_SOKOBAN = importlib.util.find_spec("gym_sokoban") is not None
 needs_sokoban = pytest.mark.skipif(not HAS_SOKOBAN, reason="needs the sokoban extra")

@@ -6,8 +6,13 @@ from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import advantages as adv
 from rllib_istar.core import gigpo
-from rllib_istar.learner.estimators import (ABLATIONS, ESTIMATORS, STEP_SIGNALS, compute_advantages,
-                                            resolve_estimator)
+from rllib_istar.learner.estimators import (
+    ABLATIONS,
+    ESTIMATORS,
+    STEP_SIGNALS,
+    compute_advantages,
+    resolve_estimator,
+)
 
 # Two groups; group 0 has trajectories 0 (2 steps, won) and 1 (1 step); group 1 has 2 and 3.
 ROWS = {

@@ -8,6 +8,7 @@ import types
 
 import pytest
 import torch
+from lmtest_utils import WORDS
 
 from rllib_istar.lm import (
     ModelLoadError,
@@ -19,8 +20,6 @@ from rllib_istar.lm import (
     tiny_model_path,
 )
 from rllib_istar.lm import tiny as tiny_mod
-
-from lmtest_utils import WORDS
 
 
 def _weights(path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from lmtest_utils import manual_logprobs, right_pad, text_spaces
+
 from rllib_istar.rl_modules import (
     POLICY_ID,
     PRM_ID,

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from lmtest_utils import right_pad
+
 from rllib_istar.lm import encode_prompt, load_tokenizer
 from rllib_istar.rollout.generation import (
     GenerationResult,

@@ -1,0 +1,16 @@
+"""The benchmarks of docs/BENCHMARKS.md. Run them from the repository root as modules:
+
+    python -m benchmarks.learning ...       # learning efficiency -> learning*.json
+    python -m benchmarks.cost ...           # what the plugin costs -> cost.json
+    python -m benchmarks.report             # tables and plots from the JSON only
+    python -m benchmarks.env_step_time      # prints
+    python -m benchmarks.gpu_generation --out results.json   # CUDA, no Ray
+
+Runners (need Ray and torch): ``learning``, ``cost`` (+ ``memory``, its worker
+process), built on ``common`` (session, configs, one training run, JSON store)
+and ``probes`` (learner/algorithm subclasses that observe through the plugin's
+hooks). Pure (no Ray, no torch): ``settings`` (what runs, read from the tuned
+YAMLs), ``stats`` (summaries and curves), ``report`` (markdown), ``plots``
+(matplotlib). ``bare`` holds the plain transformers/torch references the cost
+and GPU benchmarks compare against (torch, no Ray).
+"""

@@ -1,0 +1,67 @@
+"""The report rebuilds the committed tables from the committed JSON alone, and the pure
+modules (and the Ray-free GPU script) import without what they must not need."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import report
+from benchmarks.settings import RESULTS_DIR, ROOT
+
+
+@pytest.fixture()
+def results_copy(tmp_path):
+    for name in os.listdir(RESULTS_DIR):
+        if name.endswith(".json"):
+            shutil.copy(os.path.join(RESULTS_DIR, name), tmp_path / name)
+    return tmp_path
+
+
+@pytest.mark.parametrize("tables", ["learning_tables.md", "cost_tables.md"])
+def test_report_rebuilds_the_committed_tables(results_copy, tables, capsys):
+    assert report.main(["--out-dir", str(results_copy), "--no-plots"]) == 0
+    with open(os.path.join(RESULTS_DIR, tables)) as f:
+        committed = f.read()
+    assert (results_copy / tables).read_text() == committed
+
+
+def test_committed_tables_are_in_benchmarks_md():
+    """docs/BENCHMARKS.md quotes the tables (as #### headings); they must not drift."""
+    with open(os.path.join(ROOT, "docs", "BENCHMARKS.md")) as f:
+        doc = f.read()
+    for tables in ("learning_tables.md", "cost_tables.md"):
+        with open(os.path.join(RESULTS_DIR, tables)) as f:
+            rows = [line for line in f.read().splitlines() if line.startswith("| ")]
+        missing = [row for row in rows if row not in doc]
+        assert not missing, missing[:3]
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_report_needs_neither_ray_nor_torch():
+    run = _python("import sys\n"
+                  "import benchmarks.report, benchmarks.plots, benchmarks.stats, benchmarks.settings\n"
+                  "bad = [m for m in ('ray', 'torch') if m in sys.modules]\n"
+                  "assert not bad, bad\n")
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_gpu_generation_runs_without_ray():
+    """The GPU box has torch and transformers but no Ray."""
+    run = _python("import sys\n"
+                  "sys.modules['ray'] = None  # any `import ray` fails\n"
+                  "import benchmarks.gpu_generation as g\n"
+                  "from rllib_istar.lm import compute_token_logprobs, encode_prompt, load_causal_lm\n"
+                  "from rllib_istar.lm import load_tokenizer, tiny_model_path\n"
+                  "from rllib_istar.rollout.generation import HFGenerator\n"
+                  "import torch\n"
+                  "if not torch.cuda.is_available():\n"
+                  "    assert g.main(['--out', '/dev/null']) == 2  # says it needs CUDA\n")
+    assert run.returncode == 0, run.stderr[-2000:]
