@@ -33,3 +33,14 @@ def test_readme_python_config_validates():
     scope = {}
     exec(snippet, scope)  # noqa: S102 (our own README)
     scope["config"].validate()
+
+
+def test_readme_hook_snippet_defines_a_learner_subclass():
+    snippet = re.search(r"```python\n(from rllib_istar.learner.learner import .*?)```",
+                        README, flags=re.S).group(1)
+    scope = {}
+    exec(snippet, scope)  # noqa: S102 (our own README)
+    from rllib_istar.learner.learner import IStarTorchLearner
+
+    assert issubclass(scope["MyLearner"], IStarTorchLearner)
+    assert "on_advantages" in vars(scope["MyLearner"])
