@@ -174,7 +174,7 @@ class IStarKnobs:
     gigpo_gamma: float = Knob(0.95, "GiGPO discount for step returns. REF: 0.95.", minimum=0.0)
     gigpo_step_norm: str = Knob("std", "GiGPO normalisation inside an anchor group: 'std' "
                                 "(mean/std) or 'mean' (mean only, REF).",
-                                choices=tuple(sorted(ANCHOR_NORMS, key=("std", "mean").index)))
+                                choices=tuple(ANCHOR_NORMS))
     adv_eps: float = Knob(1e-6, "eps in the std normalisations. ALG §3.", minimum=0.0)
     # ---- PRM --------------------------------------------------------------------
     prm_beta: float = Knob(0.05, "beta of the implicit reward and of the DPO loss. ALG §1; "
