@@ -3,8 +3,9 @@
 Episode estimators live in :data:`EPISODE_ESTIMATORS`, keyed by the names the
 configs use (``grpo``, ``grpo_mean``, ``rloo``, ``reinforce_pp``). Each maps
 ``(outcomes (M,), group ids (M,) compact, num_groups, eps) -> (M,)``.
-Every estimator gives 0 to a singleton group and finite zeros to a group
-whose outcomes are all equal.
+Every estimator gives exactly 0 to a singleton group and to a group whose
+outcomes are all equal (zero spread is tested as max == min, never through a
+rounded mean or std).
 
 Group ids may be any integers: the public functions compact them first.
 Advantages are targets, so nothing here needs gradients (inputs are used
@@ -19,8 +20,9 @@ import torch
 from rllib_istar.core.segments import (
     compact_ids,
     masked_whiten,
+    seg_centred,
+    seg_constant,
     seg_count,
-    seg_mean,
     seg_sum,
     seg_zscore,
 )
@@ -79,7 +81,7 @@ def _grpo(outcomes: torch.Tensor, ids: torch.Tensor, num_groups: int, eps: float
 @register_episode_estimator("grpo_mean")
 def _grpo_mean(outcomes: torch.Tensor, ids: torch.Tensor, num_groups: int, eps: float) -> torch.Tensor:
     """GRPO without std: ``r - mean(R_o)`` (§3)."""
-    return outcomes - seg_mean(outcomes, ids, num_groups)[ids]
+    return seg_centred(outcomes, ids, num_groups)
 
 
 @register_episode_estimator("rloo")
@@ -88,7 +90,8 @@ def _rloo(outcomes: torch.Tensor, ids: torch.Tensor, num_groups: int, eps: float
     count = seg_count(ids, num_groups, dtype=outcomes.dtype)[ids]
     total = seg_sum(outcomes, ids, num_groups)[ids]
     loo = outcomes - (total - outcomes) / (count - 1).clamp(min=1)
-    return torch.where(count > 1, loo, torch.zeros_like(loo))
+    const = seg_constant(outcomes, ids, num_groups)[ids]  # singleton or all equal: exactly 0
+    return torch.where(const, torch.zeros_like(loo), loo)
 
 
 @register_episode_estimator("reinforce_pp")

@@ -11,7 +11,7 @@ from typing import Callable, Hashable, Sequence
 
 import torch
 
-from rllib_istar.core.segments import compact_ids, seg_count, seg_mean, seg_zscore
+from rllib_istar.core.segments import compact_ids, seg_centred, seg_count, seg_zscore
 
 __all__ = [
     "ANCHOR_NORMS",
@@ -95,7 +95,7 @@ def discounted_returns(rewards: torch.Tensor, traj_ids: torch.Tensor, step_index
 
 
 def _norm_mean(returns: torch.Tensor, ids: torch.Tensor, k: int, eps: float) -> torch.Tensor:
-    return returns - seg_mean(returns, ids, k)[ids]
+    return seg_centred(returns, ids, k)
 
 
 #: Normalisation inside an anchor group: ``std`` = z-score (unbiased std),

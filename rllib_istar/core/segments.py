@@ -27,6 +27,8 @@ __all__ = [
     "seg_count",
     "seg_mean",
     "seg_std",
+    "seg_constant",
+    "seg_centred",
     "seg_zscore",
     "as_bool_mask",
     "masked_sum",
@@ -85,12 +87,44 @@ def seg_mean(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torc
     return seg_sum(values, ids, num_segments) / count.clamp(min=1)
 
 
+def seg_constant(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """Whether every member of a segment holds the same value (max == min, exactly).
+
+    Shapes: ``values (N,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(S,)`` bool; an
+    empty or single-member segment is constant. This is the zero-spread test of
+    every normalisation here: a float mean of equal values can be one rounding
+    step off them (eight copies of 0.9 in float32), so ``v - mean`` and the std
+    are ~1e-8 rather than 0, and a z-score would push the whole segment one way.
+
+    >>> seg_constant(torch.tensor([.9, .9, .9, 1., 2.]), torch.tensor([0, 0, 0, 1, 1]), 3).tolist()
+    [True, False, True]
+    """
+    init_hi = values.new_full((num_segments,), float("-inf"))
+    init_lo = values.new_full((num_segments,), float("inf"))
+    hi = init_hi.scatter_reduce(0, ids.long(), values.detach(), reduce="amax", include_self=True)
+    lo = init_lo.scatter_reduce(0, ids.long(), values.detach(), reduce="amin", include_self=True)
+    return (hi == lo) | (seg_count(ids, num_segments) <= 1)
+
+
+def seg_centred(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torch.Tensor:
+    """``v - mean_s``, exactly 0 in a constant segment (:func:`seg_constant`).
+
+    Shapes: ``values (N,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(N,)``.
+
+    >>> seg_centred(torch.full((8,), 0.9), torch.zeros(8, dtype=torch.long), 1).abs().max().item()
+    0.0
+    """
+    centred = values - seg_mean(values, ids, num_segments)[ids]
+    const = seg_constant(values, ids, num_segments)[ids]
+    return torch.where(const, torch.zeros_like(centred), centred)
+
+
 def seg_std(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torch.Tensor:
     """Unbiased (``n - 1``) standard deviation per segment.
 
     Shapes: ``values (N,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(S,)``.
-    A segment with fewer than two members, or with zero variance, gives
-    exactly 0 (and a zero, not NaN, gradient: ``sqrt`` is only evaluated
+    A segment with fewer than two members, or whose members are all equal
+    (:func:`seg_constant`), gives exactly 0 (and a zero, not NaN, gradient: ``sqrt`` is only evaluated
     where the variance is positive).
 
     >>> [round(v, 4) for v in seg_std(torch.tensor([1., 0., 0., 1., 5.]),
@@ -102,7 +136,7 @@ def seg_std(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torch
     centred = values - mean[ids]
     sq = seg_sum(centred * centred, ids, num_segments)
     var = sq / (count - 1).clamp(min=1)
-    ok = (count >= 2) & (var > 0)
+    ok = (count >= 2) & (var > 0) & ~seg_constant(values, ids, num_segments)
     safe = torch.where(ok, var, torch.ones_like(var))
     return torch.where(ok, safe.sqrt(), torch.zeros_like(var))
 
@@ -112,8 +146,8 @@ def seg_zscore(values: torch.Tensor, ids: torch.Tensor, num_segments: int,
     """``(v - mean_s) / (std_s + eps)`` with the unbiased std of each segment.
 
     Shapes: ``values (N,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(N,)``.
-    Where the segment's std is 0 (singleton, or all values equal) the
-    result is exactly 0, whatever ``eps`` (``eps = 0`` is allowed).
+    Where the segment's std is 0 (singleton, or all values equal, tested as
+    max == min) the result is exactly 0, whatever ``eps`` (``eps = 0`` is allowed).
 
     >>> [round(v, 4) for v in seg_zscore(torch.tensor([1., 0., 3.]), torch.tensor([0, 0, 1]), 2).tolist()]
     [0.7071, -0.7071, 0.0]
@@ -173,8 +207,8 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6,
 
     Shapes: ``x`` and ``mask`` of the same shape (any); the result has that
     shape and is 0 at masked-out positions. ``std`` is unbiased (``n - 1``)
-    and taken as 0 when fewer than two positions are kept (the result is
-    then 0 everywhere, whatever ``eps``). With
+    and taken as 0 when fewer than two positions are kept or all kept values
+    are equal (the result is then 0 everywhere, whatever ``eps``). With
     ``shift_mean=False`` the result is ``x / (std + eps)`` (used when the
     mean is 0 by construction, as for group-centred values).
 
