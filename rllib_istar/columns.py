@@ -13,6 +13,10 @@ PROMPT_TEXT = "prompt_text"        # str: the rendered prompt (for evaluation lo
 ACTION_VALID = "is_action_valid"   # bool: the env's parser accepted the response
 ENV_REWARD_RAW = "env_reward_raw"  # float: the env's reward before the invalid penalty
 
+# --- env info dict, one entry per env step (optional; credit-quality metrics read it) ---
+ORACLE_LABEL = "oracle_step_label"  # float: +1 decisive and right (progress), -1 decisive and
+                                    # wrong (irreversible loss), 0 not decisive; absent = unknown
+
 # --- SingleAgentEpisode.custom_data, one entry per trajectory ---
 GROUP_ID = "group_id"              # str: unique per task group (shared by its trajectories)
 TRAJ_ID = "traj_id"                # str: unique per trajectory
@@ -34,6 +38,7 @@ STEP_GROUP = "step_group"          # (N,) long, group index
 STEP_INDEX = "step_index"          # (N,) long, t inside the trajectory
 ENV_REWARD = "env_reward"          # (N,) float, env reward incl. invalid penalty
 ANCHOR = "anchor"                  # (N,) long, anchor-state id (GiGPO)
+STEP_ORACLE = "step_oracle"        # (N,) float, the env's ORACLE_LABEL of the step, NaN if none
 ADVANTAGES = "advantages"          # (N,) or (N, L) float
 
 # --- module outputs (forward_train) ---

@@ -8,6 +8,7 @@ every row of a group stays in the batch (the learner never splits groups).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Sequence
 
 import torch
@@ -26,7 +27,9 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         ``attention_mask (N, L) long``; ``response_mask (N, L) float`` (1 on
         response tokens only: prompt and padding are 0); ``rollout_logp (N, L)``
         (0 off the response); ``step_traj``, ``step_group``, ``step_index``,
-        ``anchor`` ``(N,) long``; ``env_reward (N,) float``;
+        ``anchor`` ``(N,) long``; ``env_reward (N,) float``; ``step_oracle (N,) float``
+        (the env's ``info[ORACLE_LABEL]`` of the step: +1 / -1 decisive right / wrong,
+        0 not decisive, NaN where the env gives none);
         ``traj_outcome (M,) float``; ``traj_group (M,) long``; ``traj_won (M,) float``.
 
     Example: one trajectory with steps (prompt [5, 6], response [7]) and
@@ -36,7 +39,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
     group_index: Dict[str, int] = {}
     rows: List[tuple] = []
     traj_outcome, traj_group, traj_won = [], [], []
-    step_traj, step_group, step_index, env_reward, anchor_keys = [], [], [], [], []
+    step_traj, step_group, step_index, env_reward, anchor_keys, oracle = [], [], [], [], [], []
     for m, ep in enumerate(episodes):
         g = group_index.setdefault(ep.custom_data[C.GROUP_ID], len(group_index))
         traj_outcome.append(float(ep.custom_data[C.OUTCOME]))
@@ -47,6 +50,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         logps = ep.get_extra_model_outputs(C.ROLLOUT_LOGP)
         observations = ep.get_observations()
         rewards = ep.get_rewards()
+        infos = ep.get_infos()  # infos[t + 1] came with step t (infos[0] with the reset)
         for t in range(len(ep)):
             rows.append((list(prompts[t]), list(responses[t]), list(logps[t])))
             step_traj.append(m)
@@ -54,6 +58,8 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
             step_index.append(t)
             env_reward.append(float(rewards[t]))
             anchor_keys.append(observations[t])
+            info = infos[t + 1] if t + 1 < len(infos) else {}
+            oracle.append(float(info.get(C.ORACLE_LABEL, math.nan)))
     n = len(rows)
     length = max((len(p) + len(r) for p, r, _ in rows), default=1)
     input_ids = torch.full((n, length), pad_id, dtype=torch.long)
@@ -76,6 +82,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         C.STEP_GROUP: step_group_t,
         C.STEP_INDEX: torch.tensor(step_index, dtype=torch.long),
         C.ENV_REWARD: torch.tensor(env_reward, dtype=torch.float32),
+        C.STEP_ORACLE: torch.tensor(oracle, dtype=torch.float32),
         C.ANCHOR: anchor_ids(step_group_t, anchor_keys) if n else torch.zeros(0, dtype=torch.long),
         C.TRAJ_OUTCOME: torch.tensor(traj_outcome, dtype=torch.float32),
         C.TRAJ_GROUP: torch.tensor(traj_group, dtype=torch.long),

@@ -2,9 +2,10 @@
 
 * :class:`TextEnv`: the gymnasium base class (interface in docs/ARCHITECTURE.md).
 * :class:`KeyCorridorEnv` (``rllib_istar/KeyCorridor-v0``): a tiny
-  credit-assignment toy; :class:`SokobanTextEnv` (``rllib_istar/Sokoban-v0``):
-  text Sokoban on gym_sokoban (``pip install 'rllib_istar[sokoban]'``), imported
-  lazily.
+  credit-assignment toy; :class:`CreditChainEnv` (``rllib_istar/CreditChain-v0``):
+  several free decisions, some decisive, with oracle step labels;
+  :class:`SokobanTextEnv` (``rllib_istar/Sokoban-v0``): text Sokoban on gym_sokoban
+  (``pip install 'rllib_istar[sokoban]'``), imported lazily.
 * :func:`make_text_env`, :func:`register_text_env`, :func:`register_envs`
   (also registers with RLlib), :func:`registered_env_ids`, :func:`all_vocabulary`.
 * :func:`parse_action` and :class:`PromptTemplate`.
@@ -15,9 +16,11 @@ gym_sokoban.
 from __future__ import annotations
 
 from .base import TextEnv
+from .credit import CREDIT_PRESETS, CreditChainEnv
 from .parsing import ACTION_FORMATS, MAX_SCAN_CHARS, ParsedAction, parse_action
 from .registry import (
     _REGISTRY,
+    CREDIT_CHAIN_ID,
     KEY_CORRIDOR_ID,
     SOKOBAN_ID,
     UnknownEnvError,
@@ -31,10 +34,10 @@ from .registry import (
 from .templates import PromptTemplate
 from .toy import KeyCorridorEnv
 
-__all__ = ["TextEnv", "KeyCorridorEnv", "SokobanTextEnv", "PromptTemplate", "ParsedAction",
-           "parse_action", "ACTION_FORMATS", "MAX_SCAN_CHARS", "UnknownEnvError",
-           "SOKOBAN_ID", "KEY_CORRIDOR_ID", "make_text_env", "register_envs",
-           "register_text_env", "registered_env_ids", "all_vocabulary"]
+__all__ = ["TextEnv", "KeyCorridorEnv", "CreditChainEnv", "CREDIT_PRESETS", "SokobanTextEnv",
+           "PromptTemplate", "ParsedAction", "parse_action", "ACTION_FORMATS", "MAX_SCAN_CHARS",
+           "UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID", "make_text_env",
+           "register_envs", "register_text_env", "registered_env_ids", "all_vocabulary"]
 
 
 def __getattr__(name: str):

@@ -1,7 +1,9 @@
 """Registry of text environments: gymnasium ids, RLlib ids and ``make_text_env``.
 
 Built-in ids: ``rllib_istar/Sokoban-v0`` (:class:`SokobanTextEnv`, needs the
-``sokoban`` extra) and ``rllib_istar/KeyCorridor-v0`` (:class:`KeyCorridorEnv`).
+``sokoban`` extra), ``rllib_istar/KeyCorridor-v0`` (:class:`KeyCorridorEnv`) and
+``rllib_istar/CreditChain-v0`` (:class:`CreditChainEnv`, several decisions with oracle
+step labels).
 ``import rllib_istar.envs`` registers them with gymnasium (cheap);
 :func:`register_envs` also registers every id with RLlib's
 ``ray.tune.registry.register_env`` (Ray is imported only there).
@@ -36,11 +38,13 @@ import gymnasium
 
 from .base import TextEnv
 
-__all__ = ["UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "register_envs",
-           "register_text_env", "registered_env_ids", "make_text_env", "all_vocabulary"]
+__all__ = ["UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID",
+           "register_envs", "register_text_env", "registered_env_ids", "make_text_env",
+           "all_vocabulary"]
 
 SOKOBAN_ID = "rllib_istar/Sokoban-v0"
 KEY_CORRIDOR_ID = "rllib_istar/KeyCorridor-v0"
+CREDIT_CHAIN_ID = "rllib_istar/CreditChain-v0"
 
 EnvFactory = Union[type, Callable[[dict], TextEnv]]
 
@@ -53,6 +57,7 @@ class UnknownEnvError(ValueError):
 _REGISTRY: dict[str, tuple[EnvFactory | str, list[str] | None]] = {
     SOKOBAN_ID: ("rllib_istar.envs.sokoban:SokobanTextEnv", None),
     KEY_CORRIDOR_ID: ("rllib_istar.envs.toy:KeyCorridorEnv", None),
+    CREDIT_CHAIN_ID: ("rllib_istar.envs.credit:CreditChainEnv", None),
 }
 _RLLIB_REGISTERED: set[str] = set()
 _rllib_enabled = False

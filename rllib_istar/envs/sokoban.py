@@ -37,6 +37,17 @@ target, ``P`` player, ``S`` player on a target.
 same symbols (cells separated by whitespace or not at all).
 ``render_mode="rgb_array"`` renders gym_sokoban's 16-px tiles, read once and
 cached.
+
+env_config keys (defaults in ``DEFAULT_CONFIG``): ``action_format``,
+``max_steps``, ``dim_room``, ``num_boxes``, ``num_gen_steps``, ``search_depth``
+(above) and ``oracle_labels`` (default True): every step's info then carries
+``C.ORACLE_LABEL`` (``"oracle_step_label"``) and ``"oracle_push_distance"``,
+from :mod:`.sokoban_solver`'s shortest-push distance before and after the step:
++1.0 if the step shortened it (progress), -1.0 if it made a solvable level
+unsolvable (irreversible loss), 0.0 otherwise (player-only moves, invalid
+actions, detours), NaN if the solver's budget ran out (unknown). The reset info
+carries ``"oracle_push_distance"``. The distance is kept between steps and the
+solver (cached) only runs when a box moved, so a step costs at most one call.
 """
 from __future__ import annotations
 
@@ -54,12 +65,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from rllib_istar import columns as C
+
 from .base import TextEnv
+from .parsing import ParsedAction
+from .sokoban_solver import oracle_label, push_distance
 from .sokoban_text import PLAYER_ON_TARGET, SYMBOLS, parse_level, room_to_text
 from .templates import PromptTemplate, number_words
 
-__all__ = ["SokobanTextEnv", "SYMBOLS", "ACTIONS", "room_to_text", "parse_level",
-           "load_gym_sokoban"]
+__all__ = ["ACTIONS", "SYMBOLS", "SokobanTextEnv", "load_gym_sokoban", "parse_level",
+           "room_to_text"]
 
 #: Text action -> gym_sokoban action id (push actions).
 ACTIONS = {"up": 1, "down": 2, "left": 3, "right": 4}
@@ -211,7 +226,7 @@ class SokobanTextEnv(TextEnv):
     metadata: ClassVar[dict] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
     DEFAULT_CONFIG: ClassVar[dict[str, Any]] = {
         "action_format": "tags", "max_steps": 15, "dim_room": (6, 6), "num_boxes": 1,
-        "num_gen_steps": None, "search_depth": 30}
+        "num_gen_steps": None, "search_depth": 30, "oracle_labels": True}
     PROMPT: ClassVar[PromptTemplate] = _PROMPT
     #: Numbers ``0..MAX_NUMBER_WORD`` are in the vocabulary (step counters).
     MAX_NUMBER_WORD: ClassVar[int] = 20
@@ -224,6 +239,9 @@ class SokobanTextEnv(TextEnv):
         self.num_gen_steps = (int(1.7 * sum(self.dim_room)) if cfg["num_gen_steps"] is None
                               else int(cfg["num_gen_steps"]))
         self.search_depth = int(cfg["search_depth"])
+        self.oracle_labels = bool(cfg["oracle_labels"])
+        self._push_distance = float("nan")  # of the current state (oracle_labels only)
+        self._oracle_label = float("nan")   # of the latest step
         backend = load_gym_sokoban()  # ImportError with the install hint if missing
         self._legacy = backend.SokobanEnv(dim_room=self.dim_room, max_steps=self.max_steps,
                                           num_boxes=self.num_boxes,
@@ -243,6 +261,9 @@ class SokobanTextEnv(TextEnv):
         if g is not None and (isinstance(g, bool) or not isinstance(g, int) or g < 1):
             raise ValueError(f"SokobanTextEnv: num_gen_steps must be None or an int >= 1, "
                              f"got {g!r}")
+        if type(cfg["oracle_labels"]) is not bool:
+            raise ValueError(f"SokobanTextEnv: oracle_labels must be a bool, "
+                             f"got {cfg['oracle_labels']!r}")
 
     @classmethod
     def _extra_vocabulary(cls) -> list[str]:
@@ -277,6 +298,9 @@ class SokobanTextEnv(TextEnv):
         env.boxes_on_target = int((state == 3).sum())
         env.num_env_steps, env.reward_last = 0, 0
         env.max_steps = self.max_steps
+        if self.oracle_labels:
+            self._push_distance = push_distance(state, fixed)
+            self._oracle_label = float("nan")
         return room_to_text(state, fixed)
 
     def _legacy_step(self, action_id: int) -> tuple[str, float]:
@@ -285,12 +309,30 @@ class SokobanTextEnv(TextEnv):
         return room_to_text(env.room_state, env.room_fixed), float(env.reward_last)
 
     def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+        env = self._legacy
+        boxes = (env.room_state == 3) | (env.room_state == 4) if self.oracle_labels else None
         obs, reward = self._legacy_step(ACTIONS[action])
-        won = bool(self._legacy._check_if_all_boxes_on_target())
+        won = bool(env._check_if_all_boxes_on_target())
+        if self.oracle_labels:
+            before = self._push_distance
+            if not np.array_equal(boxes, (env.room_state == 3) | (env.room_state == 4)):
+                # a push; a player-only move stays in its reachable region: same distance
+                self._push_distance = push_distance(env.room_state, env.room_fixed)
+            self._oracle_label = oracle_label(before, self._push_distance)
         return obs, reward, won, won
 
     def _noop(self) -> tuple[str, float]:
+        if self.oracle_labels:
+            self._oracle_label = oracle_label(self._push_distance, self._push_distance)
         return self._legacy_step(_NOOP)
+
+    def _info(self, parsed: ParsedAction) -> dict:
+        info = super()._info(parsed)
+        if self.oracle_labels:
+            info["oracle_push_distance"] = self._push_distance
+            if self._steps > 0:  # a step, not the reset
+                info[C.ORACLE_LABEL] = self._oracle_label
+        return info
 
     def _task_id(self) -> str:
         h, w = self.dim_room

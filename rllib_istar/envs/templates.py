@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["PromptTemplate", "DEFAULT_HINT_TAGS", "DEFAULT_HINT_BARE", "number_words"]
+__all__ = ["PromptTemplate", "DEFAULT_HINT_TAGS", "DEFAULT_HINT_BARE", "number_words", "word_template"]
 
 DEFAULT_HINT_TAGS = (
     "first think step by step inside <think> </think> "
@@ -110,3 +110,12 @@ class PromptTemplate:
                 text = text.replace(ph, " ")
             fixed.append(text)
         return {w for s in fixed for w in s.split()}
+
+
+def word_template(instruction: str) -> PromptTemplate:
+    """The word-level template of the tiny-model envs (toy, CreditChain): short plain-word
+    headers, the observation last so its deciding word is the prompt's final word."""
+    return PromptTemplate(instruction=instruction, history_header="before",
+                          history_observation="seen", history_action="did",
+                          current_header="now", actions_header="actions", observation_last=True)
+

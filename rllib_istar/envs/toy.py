@@ -12,7 +12,9 @@ red"``, placed last in the prompt so the door colour is its final word: a pure f
 trajectories of the same task at the same state (GiGPO anchors form). An
 invalid action (unparsable, or a valid word that is not admissible now, e.g.
 ``red`` in the corridor) is a no-op with reward 0. The episode is truncated
-after ``max_steps`` (default 6) steps. Reset and step cost microseconds.
+after ``max_steps`` (default 6) steps. Reset and step cost microseconds. Each
+step's info carries the oracle label ``columns.ORACLE_LABEL`` (+1 right key, -1
+wrong key, 0 any other step).
 
 env_config: ``action_format`` ("bare" by default, the toy is meant for tiny
 word-level models), ``max_steps`` (6), ``corridor_length`` (2, at most
@@ -23,8 +25,10 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
+from rllib_istar import columns as C
+
 from .base import TextEnv
-from .templates import PromptTemplate, number_words
+from .templates import PromptTemplate, number_words, word_template
 
 __all__ = ["KeyCorridorEnv", "COLORS", "MAX_CORRIDOR"]
 
@@ -32,15 +36,7 @@ COLORS = ("red", "green", "blue")
 #: Largest supported ``corridor_length`` (keeps the number words in vocabulary).
 MAX_CORRIDOR = 16
 
-_PROMPT = PromptTemplate(
-    instruction="take the key matching the door then go forward and open it",
-    history_header="before",
-    history_observation="seen",
-    history_action="did",
-    current_header="now",
-    actions_header="actions",
-    observation_last=True,
-)
+_PROMPT = word_template("take the key matching the door then go forward and open it")
 
 
 class KeyCorridorEnv(TextEnv):
@@ -104,6 +100,17 @@ class KeyCorridorEnv(TextEnv):
 
     def _noop(self) -> tuple[str, float]:
         return self._render_obs(), 0.0
+
+    def step(self, action_text: str):
+        """``TextEnv.step`` plus ``info[ORACLE_LABEL]``: +1 / -1 for taking the right /
+        a wrong key, 0 for every other step (forced ``forward``/``open``, invalid)."""
+        picking = self._key is None
+        obs, reward, terminated, truncated, info = super().step(action_text)
+        label = 0.0
+        if picking and info["is_action_valid"] and info["action"] in COLORS:
+            label = 1.0 if info["action"] == self._door else -1.0
+        info[C.ORACLE_LABEL] = label
+        return obs, reward, terminated, truncated, info
 
     def _task_id(self) -> str:
         return f"keycorridor-c{self.corridor_length}-s{self._task_seed}"

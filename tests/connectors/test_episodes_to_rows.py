@@ -28,3 +28,13 @@ def test_rows_anchor_ids_shared_only_inside_a_group():
            token_episode("g2", 0.0, [([1], [3], [-0.1])])]
     anchor = episodes_to_rows(eps)[C.ANCHOR].tolist()
     assert anchor[0] == anchor[1] and anchor[2] != anchor[0]
+
+
+def test_rows_oracle_labels_come_from_each_steps_own_info():
+    """info[t + 1] arrived with step t; an env without labels gives NaN, never a fake 0."""
+    eps = [token_episode("g1", 1.0, [([1], [2], [-0.1]), ([1], [3], [-0.1]), ([1], [2], [-0.1])],
+                         oracle=[1.0, 0.0, -1.0]),
+           token_episode("g1", 0.0, [([1], [3], [-0.1])])]
+    oracle = episodes_to_rows(eps)[C.STEP_ORACLE]
+    assert oracle[:3].tolist() == [1.0, 0.0, -1.0]
+    assert torch.isnan(oracle[3])

@@ -4,13 +4,15 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from rllib_istar import columns as C
 
 
-def token_episode(group, outcome, steps, won=False):
+def token_episode(group, outcome, steps, won=False, oracle=None):
     """One trajectory of ``group``; ``steps`` = [(prompt ids, response ids, rollout log-probs)];
-    step t gets env reward t."""
+    step t gets env reward t and, with ``oracle`` (one label per step), the info
+    ``{ORACLE_LABEL: oracle[t]}``."""
     ep = SingleAgentEpisode()
     ep.add_env_reset(observation="o0")
     for t, (prompt, response, logp) in enumerate(steps):
-        ep.add_env_step(observation=f"o{t + 1}", action="a", reward=float(t),
+        info = {} if oracle is None else {C.ORACLE_LABEL: oracle[t]}
+        ep.add_env_step(observation=f"o{t + 1}", action="a", reward=float(t), infos=info,
                         extra_model_outputs={C.PROMPT_IDS: prompt, C.RESPONSE_IDS: response,
                                              C.ROLLOUT_LOGP: logp})
     ep.custom_data.update({C.GROUP_ID: group, C.OUTCOME: outcome, C.WON: won})
