@@ -47,6 +47,18 @@ LOGP_GAP_MAX = "rollout_learner_logp_gap_max"
 NUM_STEP_ROWS = "num_step_rows"
 NUM_TRAJECTORIES = "num_trajectories"
 
+# --- credit quality against the env's oracle step labels (`learners/default_policy/...`,
+#     logged when the batch has labelled decisive steps; core/credit.py) ---
+CREDIT_AUC_STEP_REWARD = "credit_auc_step_reward"  # AUC of r_phi, right vs wrong decisive steps
+CREDIT_AUC_STEP_ADV = "credit_auc_step_adv"        # AUC of A_S (after step_adv_norm)
+CREDIT_AUC_ADVANTAGE = "credit_auc_advantage"      # AUC of the final A(t) of the method
+CREDIT_AUC_RLOO = "credit_auc_rloo"                # AUC of RLOO's episode advantage
+CREDIT_AUC_GIGPO = "credit_auc_gigpo"              # AUC of GiGPO's anchor step advantage
+CREDIT_GAP_SHARE = "credit_decisive_gap_share"     # winner-loser log-ratio gap on decisive steps
+CREDIT_STEP_ADV_ABS_DECISIVE = "credit_step_adv_abs_decisive"  # mean |A_S|, decisive steps
+CREDIT_STEP_ADV_ABS_OTHER = "credit_step_adv_abs_other"        # mean |A_S|, non-decisive steps
+CREDIT_DECISIVE_STEPS = "credit_decisive_steps"    # labelled decisive steps in the batch
+
 # --- timers (`timers/...`) ---
 TIMER_ROLLOUT = "rollout"
 TIMER_LEARNER = "learner_update"

@@ -1,5 +1,7 @@
 """Evaluate an IStar checkpoint: success rate and return with 95% intervals, and a
-JSONL of trajectories with each step's prompt, response, env reward and PRM step reward.
+JSONL of trajectories with each step's prompt, response, env reward, PRM step reward and
+the env's oracle step label (where it gives one; then the summary also carries the AUC of
+the PRM step rewards for right vs wrong decisive steps).
 
     from rllib_istar.algorithm.evaluation import evaluate_checkpoint
     summary = evaluate_checkpoint("~/ray_results/toy_istar_cpu", episodes=200,
@@ -178,11 +180,14 @@ def trajectory_records(episodes: Sequence[Any], step_rewards) -> List[Dict[str, 
         prompts = ep.get_extra_model_outputs(C.PROMPT_TEXT)
         valid = ep.get_extra_model_outputs(C.ACTION_VALID)
         raw = ep.get_extra_model_outputs(C.ENV_REWARD_RAW)
-        actions, rewards = ep.get_actions(), ep.get_rewards()
+        actions, rewards, infos = ep.get_actions(), ep.get_rewards(), ep.get_infos()
         prm = step_rewards[i] if step_rewards is not None else [None] * len(ep)
+        oracle = [infos[t + 1].get(C.ORACLE_LABEL) if t + 1 < len(infos) else None
+                  for t in range(len(ep))]
         steps = [{"t": t, "prompt": str(prompts[t]), "response": str(actions[t]),
                   "action_valid": bool(valid[t]), "env_reward": float(raw[t]),
-                  "reward": float(rewards[t]), "prm_step_reward": prm[t]}
+                  "reward": float(rewards[t]), "prm_step_reward": prm[t],
+                  "oracle_label": None if oracle[t] is None else float(oracle[t])}
                  for t in range(len(ep))]
         records.append({"episode": i, "task_seed": int(ep.custom_data[C.TASK_SEED]),
                         "won": bool(ep.custom_data[C.WON]),
@@ -190,6 +195,28 @@ def trajectory_records(episodes: Sequence[Any], step_rewards) -> List[Dict[str, 
                         "return": float(ep.get_return()), "num_steps": len(ep),
                         "num_invalid": int(ep.custom_data[C.NUM_INVALID]), "steps": steps})
     return records
+
+
+def credit_summary(records: Sequence[Dict[str, Any]]) -> Dict[str, float]:
+    """Step-reward credit against the env's oracle labels (``{}`` without labelled
+    decisive steps or without a PRM): the AUC of r_phi for right vs wrong decisive
+    steps and the mean r_phi of each (``core.credit``)."""
+    import torch
+
+    from rllib_istar.core.credit import decisive_auc
+
+    pairs = [(st["prm_step_reward"], st["oracle_label"]) for rec in records for st in rec["steps"]
+             if st["prm_step_reward"] is not None and st["oracle_label"] in (1.0, -1.0)]
+    if not pairs:
+        return {}
+    r = torch.tensor([p[0] for p in pairs], dtype=torch.float64)
+    lab = torch.tensor([p[1] for p in pairs])
+    out = {"credit_auc_step_reward": decisive_auc(r, lab),
+           "step_reward_right_mean": float(r[lab == 1].mean()) if (lab == 1).any() else math.nan,
+           "step_reward_wrong_mean": float(r[lab == -1].mean()) if (lab == -1).any() else math.nan,
+           "decisive_steps": float(len(pairs)), "right_steps": float((lab == 1).sum()),
+           "wrong_steps": float((lab == -1).sum())}
+    return out
 
 
 def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Optional[dict] = None,
@@ -219,4 +246,5 @@ def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Opt
         success_rate=wins / n if n else float("nan"), success_ci=wilson_interval(wins, n),
         return_mean=sum(returns) / n if n else float("nan"), return_ci=mean_interval(returns),
         outcome_mean=sum(r["outcome"] for r in records) / n if n else float("nan"),
-        invalid_action_rate=sum(r["num_invalid"] for r in records) / max(steps, 1), out=out)
+        invalid_action_rate=sum(r["num_invalid"] for r in records) / max(steps, 1), out=out,
+        extra=credit_summary(records))

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from rllib_istar.core.gigpo import ANCHOR_NORMS
 from rllib_istar.core.policy_losses import RATIO_LEVELS
 from rllib_istar.core.prm_losses import TRAJ_AGGREGATIONS
+from rllib_istar.core.step_norms import STEP_ADV_NORMS
 from rllib_istar.learner.estimators import ABLATIONS, ESTIMATORS
 from rllib_istar.learner.prm_update import PRM_UPDATE_ORDERS
 from rllib_istar.lm.loading import DTYPES
@@ -167,10 +168,19 @@ class IStarKnobs:
     ablation: Optional[str] = Knob(
         None, "iStar ablations (ALG §5): 'merged' (episode estimator on r_o + alpha * "
         "sum_t r_phi), 'token_level_pr' (token-level implicit rewards), 'gt_step_reward' (the "
-        "env's own step reward as the step signal).", choices=(None,) + tuple(ABLATIONS))
+        "env's own step reward as the step signal), 'frozen_prm' (the PRM never trains: r_phi = "
+        "beta * sum(log pi_init - log pi_old), what the authors' released code computes).", choices=(None,) + tuple(ABLATIONS))
     step_advantage_weight: float = Knob(
         1.0, "alpha in A = A_E + alpha * A_S. With rloo the episode term is in outcome units "
         "while A_S is a unit z-score. ALG §3; REF: 1.0.", minimum=0.0)
+    step_adv_norm: str = Knob(
+        "group_step", "Scope of the step advantage's normalisation (ALG §3): 'group' (z-score "
+        "over all steps of the group), 'group_step' (within group and step index), 'anchor' "
+        "(within identical observations of a group, GiGPO's anchors; singletons fall back to "
+        "group_step), 'batch_max_abs' (r / max|r| over the batch, no centring: REF code), "
+        "'group_step_center' (centred within group and step index, scaled by the batch std). "
+        "Also used for gt_step_reward. Default chosen by benchmark (docs/DECISIONS.md).",
+        choices=tuple(STEP_ADV_NORMS))
     gigpo_gamma: float = Knob(0.95, "GiGPO discount for step returns. REF: 0.95.", minimum=0.0)
     gigpo_step_norm: str = Knob("std", "GiGPO normalisation inside an anchor group: 'std' "
                                 "(mean/std) or 'mean' (mean only, REF).",
@@ -185,7 +195,13 @@ class IStarKnobs:
         section="prm")
     prm_epochs: int = Knob(1, "PRM optimizer steps per iteration (each over the whole batch). "
                            "REF: 1.", minimum=1, section="prm")
-    prm_lr: float = Knob(1e-6, "PRM Adam learning rate. REF: 1e-6.", minimum=0.0, section="prm")
+    prm_lr: float = Knob(
+        1e-6, "PRM Adam learning rate. REF: 1e-6 (2x the policy's 5e-7, one step each), the "
+        "default for 1.5-7B models. Rule (measured on the tiny model): one PRM step per "
+        "iteration (prm_epochs 1) at about 0.3x the policy's lr, i.e. prm_lr 3e-4 at lr 1e-3 "
+        "(toy: last-10 success 0.96 on seed 0); prm_lr 1e-3 or 3 PRM steps drove the policy "
+        "into invalid actions, 1e-6 does not move the tiny PRM. docs/DECISIONS.md.",
+        minimum=0.0, section="prm")
     prm_grad_clip: Optional[float] = Knob(10.0, "PRM gradient-norm clip (null: none). REF: 10.",
                                           section="prm")
     prm_agg: str = Knob("sum", "Trajectory log-ratio Q(tau) from its steps: 'sum' (the theorem) "

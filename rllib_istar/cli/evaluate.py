@@ -72,5 +72,12 @@ def cmd_evaluate(args) -> int:
           f"Wilson; {s.successes}/{s.episodes})")
     print(f"return_mean={s.return_mean:.3f} (95% CI {s.return_ci[0]:.3f}-{s.return_ci[1]:.3f}, "
           f"normal) invalid_action_rate={s.invalid_action_rate:.3f}")
+    if "credit_auc_step_reward" in s.extra:
+        x = s.extra
+        print(f"step credit vs oracle labels: AUC(r_phi, right vs wrong decisive steps)="
+              f"{x['credit_auc_step_reward']:.3f} over {x['right_steps']:.0f} right / "
+              f"{x['wrong_steps']:.0f} wrong decisive steps; mean r_phi "
+              f"right={x['step_reward_right_mean']:.3f} wrong={x['step_reward_wrong_mean']:.3f} "
+              "(signs are relative to the evaluated policy: compare, don't read alone)")
     print(f"trajectories: {s.out}")
     return 0

@@ -17,7 +17,7 @@ import torch
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import advantages as adv
-from rllib_istar.core import gigpo
+from rllib_istar.core import gigpo, step_norms
 
 
 class EstimatorSpec(NamedTuple):
@@ -26,6 +26,7 @@ class EstimatorSpec(NamedTuple):
     step_signal: Optional[str]   # None (outcome only) | a key of STEP_SIGNALS
     token_level: bool = False    # advantages are per token (N, L) rather than per step (N,)
     merged: bool = False         # fold alpha * sum_t r_phi into the outcome (ablation 'merged')
+    train_prm: bool = True       # False: the PRM never trains (ablation 'frozen_prm')
 
 
 class StepInputs(NamedTuple):
@@ -34,6 +35,7 @@ class StepInputs(NamedTuple):
     token_rewards: Optional[torch.Tensor]  # (N, L) token implicit rewards
     gamma: float                           # GiGPO discount
     gigpo_norm: str                        # GiGPO anchor normalisation
+    step_norm: str                         # step_adv_norm: scope of A_S (core.step_norms)
     eps: float
 
 
@@ -53,17 +55,23 @@ ABLATIONS: Dict[str, Callable[[EstimatorSpec], EstimatorSpec]] = {
     "merged": lambda s: s._replace(step_signal=None, merged=True),
     "token_level_pr": lambda s: s._replace(step_signal="token_implicit", token_level=True),
     "gt_step_reward": lambda s: s._replace(prm_loss=None, step_signal="env"),
+    "frozen_prm": lambda s: s._replace(train_prm=False),
 }
 
 
+def _normalised(step_values: torch.Tensor, rows, x: StepInputs) -> torch.Tensor:
+    return step_norms.normalised_step_advantages(x.step_norm, step_values, rows[C.STEP_GROUP],
+                                                 rows[C.STEP_INDEX], rows[C.ANCHOR], eps=x.eps)
+
+
 def _implicit(rows, x: StepInputs) -> torch.Tensor:
-    """iStar: r_phi z-scored over the group's steps (§3). ``(N,)``."""
-    return adv.step_advantages(x.step_rewards, rows[C.STEP_GROUP], eps=x.eps)
+    """iStar: r_phi normalised in the ``step_adv_norm`` scope (§3). ``(N,)``."""
+    return _normalised(x.step_rewards, rows, x)
 
 
 def _env(rows, x: StepInputs) -> torch.Tensor:
-    """Ablation gt_step_reward: the env's step reward z-scored like r_phi (§5). ``(N,)``."""
-    return adv.step_advantages(rows[C.ENV_REWARD], rows[C.STEP_GROUP], eps=x.eps)
+    """Ablation gt_step_reward: the env's step reward normalised like r_phi (§5). ``(N,)``."""
+    return _normalised(rows[C.ENV_REWARD], rows, x)
 
 
 def _anchor(rows, x: StepInputs) -> torch.Tensor:
@@ -120,6 +128,7 @@ def compute_advantages(
     token_rewards: Optional[torch.Tensor] = None,
     gamma: float = 0.95,
     gigpo_norm: str = "std",
+    step_norm: str = "group",
     eps: float = 1e-6,
 ) -> Tuple[torch.Tensor, Dict[str, float]]:
     """Advantages for the policy loss and their diagnostics (ALGORITHM.md §3, §5).
@@ -133,6 +142,7 @@ def compute_advantages(
         rows: the step rows (``connectors.episodes_to_rows``).
         alpha: ``step_advantage_weight``.
         step_rewards: ``(N,)`` implicit step rewards r_phi (``implicit`` and ``merged``).
+        step_norm: ``step_adv_norm``, the scope of ``A_S`` for ``implicit`` and ``env``.
         token_rewards: ``(N, L)`` token implicit rewards (``token_implicit``).
 
     Returns:
@@ -149,7 +159,7 @@ def compute_advantages(
         out = episode_per_step
     else:
         step_term = STEP_SIGNALS[spec.step_signal](
-            rows, StepInputs(step_rewards, token_rewards, gamma, gigpo_norm, eps))
+            rows, StepInputs(step_rewards, token_rewards, gamma, gigpo_norm, step_norm, eps))
         if spec.token_level:
             mask = rows[C.RESPONSE_MASK]
             out = adv.mix_token_advantages(episode_per_step, step_term, mask, alpha)

@@ -10,7 +10,8 @@ ALGORITHM.md holds inside one learner call:
    optimizer, ``prm_epochs`` steps, in micro-batches with exact gradient
    accumulation; scoring before (``prm_update: after``) or after (``before``)
    (``prm_update.py``);
-4. advantages through the estimator tables (``estimators.py``, math in ``core``; §3, §5);
+4. advantages through the estimator tables (``estimators.py``, math in ``core``; §3, §5),
+   and, when the env labels its steps, credit-quality metrics (``credit_probe.py``);
 5. the policy's clipped surrogate (§4) through RLlib's stock epoch/minibatch loop.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ray.rllib.utils.metrics import TIMERS
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import policy_losses, step_rewards
+from rllib_istar.learner.credit_probe import credit_metrics
 from rllib_istar.learner.estimators import compute_advantages
 from rllib_istar.learner.prm_update import PRMPhase
 from rllib_istar.lm.logprobs import compute_token_logprobs
@@ -106,8 +108,12 @@ class IStarTorchLearner(PRMPhase, TorchLearner):
         advantages, adv_metrics = compute_advantages(
             spec, rows, alpha=self.config.step_advantage_weight, step_rewards=step_r,
             token_rewards=token_r, gamma=self.config.gigpo_gamma,
-            gigpo_norm=self.config.gigpo_step_norm, eps=self.config.adv_eps)
-        self._log(POLICY_ID, {**adv_metrics, M.NUM_STEP_ROWS: len(old_logp),
+            gigpo_norm=self.config.gigpo_step_norm, step_norm=self.config.step_adv_norm,
+            eps=self.config.adv_eps)
+        credit = credit_metrics(rows, advantages, step_r, step_norm=self.config.step_adv_norm,
+                                gamma=self.config.gigpo_gamma, gigpo_norm=self.config.gigpo_step_norm,
+                                pair_margin=self.config.pair_margin, eps=self.config.adv_eps)
+        self._log(POLICY_ID, {**adv_metrics, **credit, M.NUM_STEP_ROWS: len(old_logp),
                               M.NUM_TRAJECTORIES: len(rows[C.TRAJ_OUTCOME])})
         self.on_advantages(rows, step_r, advantages)
         columns = {C.INPUT_IDS: rows[C.INPUT_IDS], C.ATTENTION_MASK: rows[C.ATTENTION_MASK],

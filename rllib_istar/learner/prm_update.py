@@ -34,7 +34,7 @@ class PRMPhase:
             with self.timed(M.TIMER_SCORING):
                 scored = self._chunked_logp(prm_logp_fn, rows)
         with self.timed(M.TIMER_PRM_UPDATE):
-            for _ in range(cfg.prm_epochs):
+            for _ in range(cfg.prm_epochs if spec.train_prm else 0):  # frozen_prm: never trains
                 self._log(PRM_ID, step(rows, old_logp))
         if scored is None:
             with self.timed(M.TIMER_SCORING):
@@ -102,4 +102,17 @@ class PRMPhase:
                                       C.ATTENTION_MASK: rows[C.ATTENTION_MASK][sl]})[C.LOGP]
             (weight * loss_fn(logp, sl)).backward()
         grads = {pid: p.grad for pid, p in params.items() if p.grad is not None}
-        self.apply_gradients(self.postprocess_gradients(grads))
+        self._step_prm_optimizer(self.postprocess_gradients(grads))
+
+    def _step_prm_optimizer(self, grads) -> None:
+        """Set the PRM's gradients and step the PRM's optimizer, and only it.
+
+        RLlib's ``apply_gradients`` steps *every* registered optimizer, so the policy
+        would re-apply whatever gradient its parameters still hold (the previous
+        update's last minibatch) after pi_old was computed. Non-finite gradients are
+        zeroed, as ``apply_gradients`` does.
+        """
+        for pid, grad in grads.items():
+            self._params[pid].grad = grad if bool(torch.isfinite(grad).all()) else torch.nan_to_num(grad)
+        for name in self._module_optimizers[PRM_ID]:
+            self.get_optimizer(PRM_ID, name).step()

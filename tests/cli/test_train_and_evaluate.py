@@ -82,6 +82,11 @@ def test_evaluate_reports_intervals_and_writes_trajectories(main_job, tmp_path):
     # the restored policy acts in the trained format (a random tiny LM would not)
     assert sum(s["action_valid"] for s in steps) / len(steps) > 0.5
     assert sum(r["won"] for r in records) == int(re.search(r"; (\d+)/12", out).group(1))
+    # the toy labels its key pick (+1 right, -1 wrong key, 0 any other step): a credit line
+    labels = [s["oracle_label"] for s in steps]
+    assert set(labels) <= {1.0, -1.0, 0.0} and {1.0, -1.0} & set(labels), labels
+    assert re.search(r"step credit vs oracle labels: AUC\(r_phi, right vs wrong decisive steps\)="
+                     r"(\d\.\d{3}|nan) over \d+ right / \d+ wrong decisive steps", out), out
 
 
 def test_search_example_runs_every_grid_point(ray_session, tmp_path):

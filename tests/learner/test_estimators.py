@@ -1,8 +1,8 @@
 """One iteration of every estimator and ablation on the tiny model and the toy env.
 
 Checks that the losses move the parameters they should and only those: the
-policy always changes; the PRM changes for PRM estimators (the authors'
-released PRM never trains); outcome-only estimators build no PRM at all.
+policy always changes; the PRM changes for PRM estimators except under
+``ablation: frozen_prm`` (the authors' released PRM never trains); outcome-only estimators build no PRM at all.
 """
 import pytest
 import torch
@@ -12,6 +12,7 @@ CASES = [
     ("istar_rloo", None), ("istar_grpo", None), ("istar_reinforce_pp", None),
     ("rloo", None), ("grpo", None), ("reinforce_pp", None), ("gigpo", None), ("prime", None),
     ("istar_rloo", "merged"), ("istar_rloo", "token_level_pr"), ("istar_rloo", "gt_step_reward"),
+    ("istar_rloo", "frozen_prm"),
 ]
 
 
@@ -38,9 +39,12 @@ def test_one_iteration_moves_the_right_modules(build, estimator, ablation):
     assert learners["default_policy"]["rollout_learner_logp_gap_max"] < 1e-4
     if has_prm:
         prm_changed = changed(prm0, module_state(algo, "prm"))
-        assert len(prm_changed) == len(prm0), "every PRM tensor should move"
         key = "dpo_loss" if config.estimator.prm_loss == "dpo" else "ce_loss"
-        assert key in learners["prm"]
+        if config.estimator.train_prm:
+            assert len(prm_changed) == len(prm0), "every PRM tensor should move"
+            assert key in learners["prm"]
+        else:  # frozen_prm: the released code's detached loss, the PRM never trains
+            assert prm_changed == [] and key not in learners["prm"]
     else:
         assert "prm" not in learners
 
