@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from benchmarks.settings import ENV_CONFIGS, ENV_IDS, ROOT
+from rllib_istar import metrics as M
 
 
 # --------------------------------------------------------------------- session
@@ -138,6 +139,9 @@ class ResultStore:
 
 
 # ------------------------------------------------------------------ one run
+CREDIT_KEYS = (M.CREDIT_AUC_STEP_REWARD, M.CREDIT_AUC_STEP_ADV, M.CREDIT_AUC_ADVANTAGE,
+               M.CREDIT_AUC_RLOO, M.CREDIT_AUC_GIGPO, M.CREDIT_GAP_SHARE,
+               M.CREDIT_STEP_ADV_ABS_DECISIVE, M.CREDIT_STEP_ADV_ABS_OTHER)
 _KEEP = {
     "env_runners": ("success_rate", "invalid_action_rate", "outcome_mean", "episode_len_mean",
                     "num_env_steps_sampled", "generation_time_s", "env_time_s",
@@ -145,7 +149,8 @@ _KEEP = {
     "prm": ("num_pairs", "pair_acc", "dpo_loss", "ce_loss", "acc", "groups_without_pairs",
             "step_reward_mean", "step_reward_std", "margin_mean"),
     "default_policy": ("adv_episode_std", "adv_step_std", "adv_mean", "approx_kl", "clip_frac",
-                       "ratio_max", "policy_loss", "entropy", "gradients_policy_global_norm"),
+                       "ratio_max", "policy_loss", "entropy", "gradients_policy_global_norm",
+                       *CREDIT_KEYS),
 }
 
 

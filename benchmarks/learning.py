@@ -7,21 +7,26 @@ admissible actions*, so the start knows the action format but not the task;
 the checkpoint is cached per (model, env, steps, seed) so every method of a
 seed starts from the same weights), with the same group size, batch, learning
 rate, epochs and env-step budget. Only ``advantage_estimator`` (and
-``ablation``) differ; iStar's own knobs (alpha, beta, PRM lr) are swept
-separately and reported as a sweep. The shared settings are those of the tuned
-examples (``settings.py`` reads ``tuned_examples/{toy,sokoban}_istar_cpu.yaml``).
+``ablation``) differ; iStar's own knobs are swept separately. The shared
+settings are those of the tuned examples (``settings.py`` reads
+``tuned_examples/{credit,toy,sokoban}_istar_cpu.yaml``).
 
-Methods: istar_rloo, rloo, grpo, gigpo, prime, merged (iStar-RLOO with the
-"merged rewards" ablation). Envs: toy (KeyCorridor, corridor 2) and Sokoban
-6x6 with 1 box (``action_format: bare``: the tiny model has no tags).
+Methods (settings.METHODS): istar_rloo, istar_grpo, rloo, grpo, gigpo, prime,
+merged and frozen_prm (iStar-RLOO with the "merged rewards" / "frozen_prm"
+ablations). Envs: credit (CreditChain, 4 rooms, 2 decisive, binary; built to
+need step credit, with oracle step labels), toy (KeyCorridor, corridor 2) and
+Sokoban 6x6 with 1 box (``action_format: bare``: the tiny model has no tags).
+Parts: ``main`` (every method), ``sweep`` (toy: iStar knobs), ``norms`` (credit:
+``step_adv_norm`` scopes on istar_rloo), ``credit_arms`` (credit: the graded and
+long presets for istar_rloo and rloo, and iStar's knobs on istar_rloo).
 
 Results go to ``<out-dir>/learning.json`` after every run (a cut-off run keeps
 what it had; finished runs are skipped when re-run); at the end the tables and
 plots are rebuilt from the JSON (``python -m benchmarks.report`` does only that).
 
-    python -m benchmarks.learning                        # everything (~1.5 h on 2 CPUs; see
+    python -m benchmarks.learning                        # everything (hours on 2 CPUs; see
                                                          # docs/BENCHMARKS.md for a 2-process split)
-    python -m benchmarks.learning --env toy --part main  # one part
+    python -m benchmarks.learning --env credit --part main --threads 1   # one part
     python -m benchmarks.report --only learning          # plots + tables from the JSON
     python -m benchmarks.learning --smoke --out-dir /tmp/x   # < 2 min, for the test
 """
@@ -37,8 +42,14 @@ from typing import Dict, List, Optional
 from benchmarks import common, report
 from benchmarks.settings import (
     BUDGET,
+    CREDIT_ENV_ARM_METHODS,
+    CREDIT_ENV_ARMS,
+    CREDIT_SWEEP,
+    CREDIT_SWEEP_SEEDS,
     FINAL_ITERS,
     METHODS,
+    NORM_DEFAULT,
+    NORMS,
     RESULTS_DIR,
     SEEDS,
     SHARED,
@@ -85,8 +96,10 @@ def run_one(store: common.ResultStore, env: str, method: str, seed: int, setting
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", nargs="+", default=["toy", "sokoban"], choices=["toy", "sokoban"])
-    p.add_argument("--part", nargs="+", default=["main", "sweep"], choices=["main", "sweep"])
+    p.add_argument("--env", nargs="+", default=["credit", "toy", "sokoban"],
+                   choices=["credit", "toy", "sokoban"])
+    p.add_argument("--part", nargs="+", default=["main", "sweep", "norms", "credit_arms"],
+                   choices=["main", "sweep", "norms", "credit_arms"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--out-dir", default=RESULTS_DIR,
@@ -94,6 +107,12 @@ def main(argv=None) -> int:
     p.add_argument("--plot-dir", default=None, help="PNG folder (default: out-dir/.. for the "
                    "real run, i.e. docs/; out-dir for --smoke)")
     p.add_argument("--variants", nargs="+", default=list(SWEEP), choices=list(SWEEP))
+    p.add_argument("--norms", nargs="+", choices=list(NORMS),
+                   default=[n for n in NORMS if n != f"norm_{NORM_DEFAULT}"],
+                   help="step_adv_norm arms (default: all but IStarConfig's default, whose arm "
+                   "is the main istar_rloo runs)")
+    p.add_argument("--arms", nargs="+", choices=[*CREDIT_ENV_ARMS, *CREDIT_SWEEP],
+                   default=[*CREDIT_ENV_ARMS, *CREDIT_SWEEP], help="the credit_arms part's arms")
     p.add_argument("--results-name", default="learning.json", help="JSON file name inside "
                    "out-dir (the report merges every learning*.json there, so two processes "
                    "can run parts side by side)")
@@ -131,6 +150,23 @@ def main(argv=None) -> int:
                         knobs = SWEEP[variant]
                         run_one(store, env, "istar_rloo", seed, {**SHARED[env], **knobs},
                                 BUDGET[env], variant, WALL_LIMIT_S[env])
+            if "norms" in args.part and env == "credit":
+                for seed in (args.seeds or SEEDS[env]):
+                    for variant in args.norms:
+                        run_one(store, env, "istar_rloo", seed, {**SHARED[env], **NORMS[variant]},
+                                BUDGET[env], variant, WALL_LIMIT_S[env])
+            if "credit_arms" in args.part and env == "credit":
+                for seed in (args.seeds or SEEDS[env]):
+                    for variant in [a for a in args.arms if a in CREDIT_ENV_ARMS]:
+                        for method in CREDIT_ENV_ARM_METHODS:
+                            run_one(store, env, method, seed,
+                                    {**SHARED[env], **CREDIT_ENV_ARMS[variant]}, BUDGET[env],
+                                    variant, WALL_LIMIT_S[env])
+                for seed in (args.seeds or CREDIT_SWEEP_SEEDS):
+                    for variant in [a for a in args.arms if a in CREDIT_SWEEP]:
+                        run_one(store, env, "istar_rloo", seed,
+                                {**SHARED[env], **CREDIT_SWEEP[variant]}, BUDGET[env], variant,
+                                WALL_LIMIT_S[env])
     store.data["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     store.data["meta"]["load_avg_end"] = common.load_avg()
     store.save()

@@ -19,7 +19,8 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "docs", "benchmark_results")
 
-TUNED_YAML = {"toy": "toy_istar_cpu.yaml", "sokoban": "sokoban_istar_cpu.yaml"}
+TUNED_YAML = {"toy": "toy_istar_cpu.yaml", "sokoban": "sokoban_istar_cpu.yaml",
+              "credit": "credit_istar_cpu.yaml"}
 
 # Every method of the benchmark trains this model (the YAMLs name it too; a YAML that
 # names another model is an error rather than a silently different benchmark).
@@ -30,9 +31,11 @@ BENCH_MODEL = "tiny"
 OVERRIDES: Dict[str, Dict[str, Any]] = {
     # prm_beta: the YAMLs leave it at IStarConfig's default (0.05); the benchmark names it
     # because its sweep varies it and every recorded run's settings show it.
-    "toy": {"prm_beta": 0.05},
+    # prm_lr: the committed toy results (before issue 15) ran at 1e-3; the YAML now has 3e-4.
+    "toy": {"prm_beta": 0.05, "prm_lr": 1e-3},
     # microbatch_size: the YAML keeps the default (16); the Sokoban benchmark runs used 32.
     "sokoban": {"prm_beta": 0.05, "microbatch_size": 32},
+    "credit": {},
 }
 
 
@@ -73,12 +76,45 @@ METHODS: Dict[str, Dict[str, Any]] = {
     "gigpo": {"advantage_estimator": "gigpo"},
     "prime": {"advantage_estimator": "prime"},
     "merged": {"advantage_estimator": "istar_rloo", "ablation": "merged"},
+    "istar_grpo": {"advantage_estimator": "istar_grpo"},
+    "frozen_prm": {"advantage_estimator": "istar_rloo", "ablation": "frozen_prm"},
 }
-PRM_METHODS = ("istar_rloo", "prime", "merged")
+PRM_METHODS = ("istar_rloo", "prime", "merged", "istar_grpo", "frozen_prm")
 
-BUDGET = {"toy": 36_000, "sokoban": 8_000}          # env steps per run
-SEEDS = {"toy": [0, 1, 2], "sokoban": [0]}     # Sokoban: 1 seed fits this CPU budget (--seeds 0 1 2 for more)
-WALL_LIMIT_S = {"toy": 420, "sokoban": 300}          # safety cap per run (recorded if hit)
+BUDGET = {"toy": 36_000, "sokoban": 8_000, "credit": 12_000}   # env steps per run
+SEEDS = {"toy": [0, 1, 2], "sokoban": [0], "credit": [0, 1, 2, 3, 4]}  # Sokoban: 1 seed fits this CPU budget
+WALL_LIMIT_S = {"toy": 420, "sokoban": 300, "credit": 400}      # safety cap per run (recorded if hit)
+
+# IStarConfig's default step_adv_norm: the main istar_rloo runs are its arm of the norms table
+# (tests/bench/test_bench_settings.py checks it against IStarConfig).
+NORM_DEFAULT = "group_step"
+# step_adv_norm scopes on istar_rloo (the "norms" part; credit env, the main seeds).
+NORMS: Dict[str, Dict[str, Any]] = {
+    f"norm_{name}": {"step_adv_norm": name}
+    for name in ("group", "group_step", "anchor", "batch_max_abs", "group_step_center")}
+
+# The credit benchmark's other arms (the "credit_arms" part):
+# - what makes the PRM's signal usable: iStar's own knobs on istar_rloo, CREDIT_SWEEP_SEEDS;
+CREDIT_SWEEP: Dict[str, Dict[str, Any]] = {
+    "knob_prm_epochs1": {"prm_epochs": 1},               # PRM budget: 1 step per iteration (REF)
+    "knob_prm_lr1e-3": {"prm_lr": 1e-3},                 # lr ratio 1 (the toy's)
+    "knob_prm_lr1e-4": {"prm_lr": 1e-4},                 # lr ratio 0.1
+    "knob_beta0.5": {"prm_beta": 0.5},                   # DPO temperature
+    "knob_alpha0.3": {"step_advantage_weight": 0.3},     # weight of A_S
+    "knob_prm_after": {"prm_update": "after"},           # REF's order: score, then update
+}
+CREDIT_SWEEP_SEEDS = [0, 1, 2]
+# - the other presets (envs.CREDIT_PRESETS, written out here to keep this file free of the
+#   package; tests/bench/test_bench_settings.py checks they agree) for istar_rloo and rloo.
+CREDIT_ENV_ARMS: Dict[str, Dict[str, Any]] = {
+    # outcome "return": the trajectory's outcome is the env's graded reward (with the
+    # default "success" the outcome is won/lost and the graded reward would be ignored)
+    "graded": {"env_config": {"num_steps": 4, "num_decisive": 2, "max_steps": 6,
+                              "outcome": "graded"}, "outcome": "return"},
+    "long": {"env_config": {"num_steps": 8, "num_decisive": 3, "max_steps": 10,
+                            "outcome": "binary"}},
+}
+CREDIT_ENV_ARM_METHODS = ("istar_rloo", "rloo")
 
 # iStar's own knobs, swept on the toy (istar_rloo, same seeds as the main runs).
 SWEEP: Dict[str, Dict[str, Any]] = {
@@ -97,6 +133,16 @@ SMOKE_SHARED = dict(group_size=4, num_groups=2, max_new_tokens=2, lr=1e-3, num_e
 
 FINAL_ITERS = 10   # final success = mean over the last 10 iterations of a run
 SMOOTH = 5         # moving average (iterations) before "first step to reach"
+
+
+def variant_knobs(variant: str) -> Dict[str, Any]:
+    """The knobs a benchmark variant sets on top of the shared settings ({} for "main")."""
+    if variant == "main":
+        return {}
+    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS):
+        if variant in table:
+            return table[variant]
+    raise KeyError(f"unknown benchmark variant {variant!r}")
 
 
 def method_settings(shared: Dict[str, Any], method: str) -> Dict[str, Any]:

@@ -34,6 +34,25 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def bootstrap_ci(xs, n: int = 2000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap interval of the mean of ``xs`` (deterministic in ``seed``);
+    ``(nan, nan)`` for no values, ``(x, x)`` for one.
+
+    >>> bootstrap_ci([1.0, 1.0, 1.0])
+    (1.0, 1.0)
+    """
+    import random
+
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    if not xs:
+        return (float("nan"), float("nan"))
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(xs, k=len(xs))) / len(xs) for _ in range(n))
+    lo = means[int((1 - level) / 2 * (n - 1))]
+    hi = means[int((1 + level) / 2 * (n - 1))]
+    return (lo, hi)
+
+
 # ------------------------------------------------------------------- one run
 SUMMARY_KEYS = ("prm/num_pairs", "prm/groups_without_pairs", "prm/pair_acc", "prm/dpo_loss",
                 "prm/step_reward_std", "prm/acc", "probe/adv_key_gap", "probe/r_phi_key_auc",

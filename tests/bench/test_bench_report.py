@@ -65,3 +65,35 @@ def test_gpu_generation_runs_without_ray():
                   "if not torch.cuda.is_available():\n"
                   "    assert g.main(['--out', '/dev/null']) == 2  # says it needs CUDA\n")
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_credit_plots_are_drawn_from_the_committed_json(tmp_path):
+    from benchmarks.credit_report import plot_credit
+    from benchmarks.stats import load_learning_results
+
+    paths = plot_credit(load_learning_results(RESULTS_DIR), str(tmp_path))
+    assert sorted(os.path.basename(p) for p in paths) == [
+        "learning_credit.png", "learning_credit_auc.png", "learning_credit_presets.png"]
+    assert all(os.path.getsize(p) > 10_000 for p in paths)
+
+
+def _credit_run(method, seed, success, auc, variant="main"):
+    hist = [{"env_steps": 100.0 * (i + 1), "success_rate": success * min(1.0, i / 10),
+             "invalid_action_rate": 0.0, "credit_auc_advantage": auc} for i in range(30)]
+    return {"env": "credit", "method": method, "seed": seed, "variant": variant, "history": hist}
+
+
+def test_credit_goal_lines_say_met_or_not_from_the_numbers():
+    from benchmarks.credit_report import credit_markdown
+
+    runs = {f"{m}{s}": _credit_run(m, s, succ, auc) for s in range(3)
+            for m, succ, auc in (("istar_rloo", 0.8, 0.9), ("rloo", 0.4, 0.6))}
+    md = credit_markdown({"runs": runs})
+    assert "| iStar's decisive-step AUC of A(t) > 0.8 | 0.90 | yes |" in md
+    assert "| iStar's final success no lower than RLOO's | 0.80 vs 0.40 | yes |" in md
+    assert "in <= half RLOO's env steps" in md and "| ... and > RLOO's | 0.90 vs 0.60 | yes |" in md
+    swapped = {k: _credit_run(r["method"], r["seed"], 0.4 if r["method"] == "istar_rloo" else 0.8,
+                              0.5) for k, r in runs.items()}
+    md = credit_markdown({"runs": swapped})
+    assert "| iStar's final success no lower than RLOO's | 0.40 vs 0.80 | **no** |" in md
+    assert "| iStar's decisive-step AUC of A(t) > 0.8 | 0.50 | **no** |" in md

@@ -8,6 +8,8 @@ import os
 import pytest
 
 from benchmarks import settings as S
+from rllib_istar import IStarConfig
+from rllib_istar.core.step_norms import STEP_ADV_NORMS
 
 RESULTS = os.path.join(S.ROOT, "docs", "benchmark_results")
 
@@ -18,6 +20,8 @@ TOY = dict(group_size=8, num_groups=8, max_new_tokens=2, lr=1e-3, num_epochs=3,
 SOKOBAN = dict(group_size=8, num_groups=4, max_new_tokens=2, lr=1e-3, num_epochs=3,
                format_warmup_steps=150, prm_lr=1e-3, prm_beta=0.05, step_advantage_weight=0.1,
                microbatch_size=32)
+CREDIT = dict(group_size=8, num_groups=8, max_new_tokens=2, lr=1e-3, num_epochs=3,
+              format_warmup_steps=150, prm_lr=3e-4, prm_epochs=3, step_advantage_weight=1.0)
 
 
 def _load(name):
@@ -26,11 +30,19 @@ def _load(name):
 
 
 def test_shared_settings_are_the_committed_ones():
-    assert S.SHARED == {"toy": TOY, "sokoban": SOKOBAN}
-    assert all(type(S.SHARED[env][k]) is type(v) for env, lit in (("toy", TOY), ("sokoban", SOKOBAN))
+    literal = {"toy": TOY, "sokoban": SOKOBAN, "credit": CREDIT}
+    assert S.SHARED == literal
+    assert all(type(S.SHARED[env][k]) is type(v) for env, lit in literal.items()
                for k, v in lit.items())  # 1.0e-3 in YAML is a float, 8 an int
-    assert S.ENV_IDS == {"toy": "rllib_istar/KeyCorridor-v0", "sokoban": "rllib_istar/Sokoban-v0"}
-    assert S.ENV_CONFIGS == {"toy": {}, "sokoban": {"action_format": "bare"}}
+    assert S.ENV_IDS == {"toy": "rllib_istar/KeyCorridor-v0", "sokoban": "rllib_istar/Sokoban-v0",
+                         "credit": "rllib_istar/CreditChain-v0"}
+    assert S.ENV_CONFIGS == {"toy": {}, "sokoban": {"action_format": "bare"}, "credit": {}}
+
+
+def test_the_norms_default_arm_is_istarconfigs_default():
+    assert S.NORM_DEFAULT == IStarConfig().step_adv_norm
+    assert f"norm_{S.NORM_DEFAULT}" in S.NORMS
+    assert {v["step_adv_norm"] for v in S.NORMS.values()} == set(STEP_ADV_NORMS)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in os.listdir(RESULTS)
@@ -40,14 +52,27 @@ def test_every_committed_learning_run_has_the_loaded_settings(name):
     assert runs
     for key, run in runs.items():
         shared = S.SHARED[run["env"]]
-        if run["variant"] != "main":
-            shared = {**shared, **S.SWEEP[run["variant"]]}
+        shared = {**shared, **S.variant_knobs(run["variant"])}
         assert run["settings"] == S.method_settings(shared, run["method"]), key
 
 
 def test_committed_cost_runs_have_the_loaded_settings():
     it = _load("cost.json")["iteration"]
-    assert {env: d["settings"] for env, d in it.items()} == S.SHARED
+    assert {env: d["settings"] for env, d in it.items()} == {
+        env: S.SHARED[env] for env in ("toy", "sokoban")}  # the cost benchmark runs these two
+
+
+def test_credit_env_arms_are_the_envs_presets():
+    from rllib_istar.envs import CREDIT_PRESETS
+
+    for name, knobs in S.CREDIT_ENV_ARMS.items():
+        assert knobs["env_config"] == CREDIT_PRESETS[name]
+    # a graded env reward only reaches the advantages as the trajectory's return
+    assert S.CREDIT_ENV_ARMS["graded"]["outcome"] == "return"
+    tables = (S.SWEEP, S.NORMS, S.CREDIT_SWEEP, S.CREDIT_ENV_ARMS)
+    assert len(set().union(*tables)) == sum(map(len, tables))  # variant names are unique
+    with pytest.raises(KeyError, match="unknown benchmark variant"):
+        S.variant_knobs("nope")
 
 
 def test_a_method_replaces_only_estimator_and_ablation():
