@@ -13,7 +13,8 @@ from benchmarks.settings import METHODS, SMOOTH
 from benchmarks.stats import curve, grid, group_runs, interp, mean, std, table_rows
 
 COLORS = {"istar_rloo": "tab:red", "rloo": "tab:blue", "grpo": "tab:green", "gigpo": "tab:purple",
-          "prime": "tab:orange", "merged": "tab:brown"}
+          "prime": "tab:orange", "merged": "tab:brown", "istar_grpo": "tab:pink",
+          "frozen_prm": "tab:gray"}
 TITLES = {"toy": "KeyCorridor toy (corridor 2), tiny LM", "sokoban": "Sokoban 6x6, 1 box, tiny LM"}
 DIAGNOSTICS = (("prm/pair_acc", "PRM DPO pair accuracy"),
                ("probe/r_phi_key_auc", "r_phi AUC right vs wrong key"),

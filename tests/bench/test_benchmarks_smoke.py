@@ -34,14 +34,17 @@ def test_learning_smoke(tmp_path):
     with open(out / "learning.json") as f:
         data = json.load(f)
     methods = {run["method"] for run in data["runs"].values()}
-    assert methods == {"istar_rloo", "rloo", "grpo", "gigpo", "prime", "merged"}
+    assert methods == {"istar_rloo", "rloo", "grpo", "gigpo", "prime", "merged", "istar_grpo",
+                       "frozen_prm"}
     for run in data["runs"].values():
         assert run["history"], run["method"]
         hist = run["history"][-1]
         assert 0.0 <= hist["success_rate"] <= 1.0
         assert hist["env_steps"] > 0
-        if run["method"] in ("istar_rloo", "merged"):
+        if run["method"] in ("istar_rloo", "merged", "istar_grpo"):
             assert "prm/num_pairs" in hist  # the PRM diagnostics are recorded
+        if run["method"] == "frozen_prm":  # scores with a PRM that never trains
+            assert "prm/step_reward_std" in hist and "prm/num_pairs" not in hist
     assert (out / "learning_tables.md").read_text().count("| istar_rloo |") >= 1
     for png in ("learning_toy.png", "learning_toy_diagnostics.png"):
         assert (out / png).stat().st_size > 1000
