@@ -16,6 +16,7 @@ from benchmarks.settings import (
     CREDIT_ENV_ARMS,
     CREDIT_SWEEP,
     FINAL_ITERS,
+    TOY_AFTER,
     METHODS,
     NORM_DEFAULT,
     NORMS,
@@ -29,8 +30,8 @@ AUC_KEYS = (("credit_auc_advantage", "A(t)"), ("credit_auc_step_reward", "r_phi"
             ("credit_auc_gigpo", "GiGPO step A"))
 
 
-def _runs(data, variant: str, method: Optional[str] = None) -> List[Dict[str, Any]]:
-    return [r for r in data["runs"].values() if r["env"] == ENV and r["variant"] == variant
+def _runs(data, variant: str, method: Optional[str] = None, env: str = ENV) -> List[Dict[str, Any]]:
+    return [r for r in data["runs"].values() if r["env"] == env and r["variant"] == variant
             and r["history"] and (method is None or r["method"] == method)]
 
 
@@ -38,7 +39,9 @@ def arms(data, family: str = "binary") -> Dict[str, List[Dict[str, Any]]]:
     """Label -> runs of one family. ``binary`` (the main preset): every main method, each
     normalisation scope on istar_rloo (the default scope's runs are the main istar_rloo
     runs) and each CREDIT_SWEEP knob arm; ``graded`` / ``long``: that preset's methods."""
-    if family in CREDIT_ENV_ARMS:
+    if family in TOY_AFTER:  # the toy, re-run after issue 15's fixes (its key pick is labelled)
+        out = {m: _runs(data, family, m, env="toy") for m in METHODS}
+    elif family in CREDIT_ENV_ARMS:
         out = {m: _runs(data, family, m) for m in METHODS}
     else:
         out = {m: _runs(data, "main", m) for m in METHODS}
@@ -55,7 +58,9 @@ def arms(data, family: str = "binary") -> Dict[str, List[Dict[str, Any]]]:
 FAMILIES = {"binary": "CreditChain binary (4 rooms, 2 decisive, chance 1/9)",
             "graded": "CreditChain graded (4 rooms, 2 decisive, outcome = share of doors right, "
                       "`outcome: return`)",
-            "long": "CreditChain long (8 rooms, 3 decisive, binary, chance 1/27)"}
+            "long": "CreditChain long (8 rooms, 3 decisive, binary, chance 1/27)",
+            "after_issue15": "KeyCorridor toy re-run after issue 15's fixes (prm_lr 3e-4, "
+                             "step_adv_norm group_step; decisive step = the key pick, chance 1/3)"}
 
 
 def _final(run, key: str) -> float:
@@ -113,7 +118,7 @@ def goal_lines(rs: List[Dict[str, Any]], family: str = "binary") -> List[str]:
              and i["steps"] <= 0.5 * r["rloo_steps"])
     ai, ar = mean(i["credit_auc_advantage"]), mean(r["credit_auc_advantage"])
     return [
-        f"| goal (issue 15, credit {family}) | measured | met? |", "|---|---|---|",
+        f"| goal (issue 15, {FAMILIES[family].split(' (')[0]}) | measured | met? |", "|---|---|---|",
         f"| iStar reaches RLOO's final success ({fr:.2f}) in <= half RLOO's env steps | iStar "
         f"{'%.0f' % i['steps'] if i['steps'] is not None else 'never'} vs RLOO "
         f"{'%.0f' % r['rloo_steps'] if r['rloo_steps'] is not None else 'never'} (mean curves) | "
@@ -129,7 +134,7 @@ def _family_markdown(data, family: str) -> List[str]:
     if not rs:
         return []
     r0 = rs[0]
-    lines = [f"#### credit, {family}: final success, env steps to RLOO's final success, credit AUC",
+    lines = [f"#### {'toy' if family in TOY_AFTER else 'credit'}, {family}: final success, env steps to RLOO's final success, credit AUC",
              "", f"{FAMILIES[family]}. Budget {r0['budget']:.0f} env steps; target = RLOO's final "
              f"success = {r0['target']:.2f}. Final = mean of the last {FINAL_ITERS} iterations; "
              "[a, b] = bootstrapped 95% interval over seeds. 'Steps': first env step where the "
@@ -219,7 +224,7 @@ def plot_credit(data, out_dir: str) -> List[str]:
         paths.append(os.path.join(out_dir, name))
         fig.savefig(paths[-1], dpi=100)
         plt.close(fig)
-    presets = {f: arms(data, f) for f in CREDIT_ENV_ARMS}
+    presets = {f: arms(data, f) for f in (*CREDIT_ENV_ARMS, *TOY_AFTER)}
     if any(presets.values()):
         fig, axes = plt.subplots(2, len(presets), figsize=(6.5 * len(presets), 8.4), squeeze=False)
         for j, (family, fam) in enumerate(presets.items()):

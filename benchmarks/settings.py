@@ -116,6 +116,12 @@ CREDIT_ENV_ARMS: Dict[str, Dict[str, Any]] = {
 }
 CREDIT_ENV_ARM_METHODS = ("istar_rloo", "rloo")
 
+# The toy re-run after issue 15's fixes (the "toy_after" part): the YAML's prm_lr again
+# (OVERRIDES keeps the older results' 1e-3), seeds 0-4, these methods.
+TOY_AFTER: Dict[str, Dict[str, Any]] = {"after_issue15": {"prm_lr": 3e-4}}
+TOY_AFTER_METHODS = ("istar_rloo", "rloo")
+TOY_AFTER_SEEDS = [0, 1, 2, 3, 4]
+
 # iStar's own knobs, swept on the toy (istar_rloo, same seeds as the main runs).
 SWEEP: Dict[str, Dict[str, Any]] = {
     "alpha1.0_prm3e-4": {"step_advantage_weight": 1.0, "prm_lr": 3e-4},
@@ -139,7 +145,7 @@ def variant_knobs(variant: str) -> Dict[str, Any]:
     """The knobs a benchmark variant sets on top of the shared settings ({} for "main")."""
     if variant == "main":
         return {}
-    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS):
+    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS, TOY_AFTER):
         if variant in table:
             return table[variant]
     raise KeyError(f"unknown benchmark variant {variant!r}")

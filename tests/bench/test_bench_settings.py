@@ -69,10 +69,22 @@ def test_credit_env_arms_are_the_envs_presets():
         assert knobs["env_config"] == CREDIT_PRESETS[name]
     # a graded env reward only reaches the advantages as the trajectory's return
     assert S.CREDIT_ENV_ARMS["graded"]["outcome"] == "return"
-    tables = (S.SWEEP, S.NORMS, S.CREDIT_SWEEP, S.CREDIT_ENV_ARMS)
+    tables = (S.SWEEP, S.NORMS, S.CREDIT_SWEEP, S.CREDIT_ENV_ARMS, S.TOY_AFTER)
     assert len(set().union(*tables)) == sum(map(len, tables))  # variant names are unique
     with pytest.raises(KeyError, match="unknown benchmark variant"):
         S.variant_knobs("nope")
+
+
+def test_the_toy_after_variant_is_the_tuned_yaml():
+    """The re-run toy variant trains with the YAML's prm_lr (OVERRIDES pins the older
+    results' 1e-3; the variant puts the YAML's value back)."""
+    import yaml
+
+    with open(os.path.join(S.ROOT, "tuned_examples", S.TUNED_YAML["toy"])) as f:
+        (experiment,) = yaml.safe_load(f).values()
+    (knobs,) = S.TOY_AFTER.values()
+    assert knobs == {"prm_lr": experiment["config"]["prm_lr"]}
+    assert S.OVERRIDES["toy"]["prm_lr"] == 1e-3
 
 
 def test_a_method_replaces_only_estimator_and_ablation():
