@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rllib_istar import columns as C
+from rllib_istar.connectors.episodes_to_rows import step_oracle_labels
 
 CHECKPOINT_MARKER = "algorithm_state.pkl"
 DEFAULT_SEED = 1_000_000  # evaluation tasks: seeds far from the first training draws
@@ -180,14 +181,13 @@ def trajectory_records(episodes: Sequence[Any], step_rewards) -> List[Dict[str, 
         prompts = ep.get_extra_model_outputs(C.PROMPT_TEXT)
         valid = ep.get_extra_model_outputs(C.ACTION_VALID)
         raw = ep.get_extra_model_outputs(C.ENV_REWARD_RAW)
-        actions, rewards, infos = ep.get_actions(), ep.get_rewards(), ep.get_infos()
+        actions, rewards = ep.get_actions(), ep.get_rewards()
         prm = step_rewards[i] if step_rewards is not None else [None] * len(ep)
-        oracle = [infos[t + 1].get(C.ORACLE_LABEL) if t + 1 < len(infos) else None
-                  for t in range(len(ep))]
+        oracle = step_oracle_labels(ep)
         steps = [{"t": t, "prompt": str(prompts[t]), "response": str(actions[t]),
                   "action_valid": bool(valid[t]), "env_reward": float(raw[t]),
                   "reward": float(rewards[t]), "prm_step_reward": prm[t],
-                  "oracle_label": None if oracle[t] is None else float(oracle[t])}
+                  "oracle_label": None if math.isnan(oracle[t]) else oracle[t]}
                  for t in range(len(ep))]
         records.append({"episode": i, "task_seed": int(ep.custom_data[C.TASK_SEED]),
                         "won": bool(ep.custom_data[C.WON]),

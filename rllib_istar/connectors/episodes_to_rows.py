@@ -18,6 +18,15 @@ from rllib_istar import columns as C
 from rllib_istar.core.gigpo import anchor_ids
 
 
+def step_oracle_labels(ep: Any) -> List[float]:
+    """The env's ``info[ORACLE_LABEL]`` of each step of a ``SingleAgentEpisode``, NaN
+    where the env gives none (``infos[t + 1]`` came with step t, ``infos[0]`` with the
+    reset). Length ``len(ep)``."""
+    infos = ep.get_infos()
+    return [float((infos[t + 1] if t + 1 < len(infos) else {}).get(C.ORACLE_LABEL, math.nan))
+            for t in range(len(ep))]
+
+
 def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torch.Tensor]:
     """Build the step-row batch from finished ``SingleAgentEpisode``s.
 
@@ -50,7 +59,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         logps = ep.get_extra_model_outputs(C.ROLLOUT_LOGP)
         observations = ep.get_observations()
         rewards = ep.get_rewards()
-        infos = ep.get_infos()  # infos[t + 1] came with step t (infos[0] with the reset)
+        oracle.extend(step_oracle_labels(ep))
         for t in range(len(ep)):
             rows.append((list(prompts[t]), list(responses[t]), list(logps[t])))
             step_traj.append(m)
@@ -58,8 +67,6 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
             step_index.append(t)
             env_reward.append(float(rewards[t]))
             anchor_keys.append(observations[t])
-            info = infos[t + 1] if t + 1 < len(infos) else {}
-            oracle.append(float(info.get(C.ORACLE_LABEL, math.nan)))
     n = len(rows)
     length = max((len(p) + len(r) for p, r, _ in rows), default=1)
     input_ids = torch.full((n, length), pad_id, dtype=torch.long)
