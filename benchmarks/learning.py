@@ -54,6 +54,9 @@ from benchmarks.settings import (
     SEEDS,
     SHARED,
     SMOKE_SHARED,
+    SOKOBAN_AFTER,
+    SOKOBAN_AFTER_METHODS,
+    SOKOBAN_AFTER_SEEDS,
     SMOOTH,
     SWEEP,
     SWEEP_SEEDS,
@@ -102,7 +105,7 @@ def main(argv=None) -> int:
     p.add_argument("--env", nargs="+", default=["credit", "toy", "sokoban"],
                    choices=["credit", "toy", "sokoban"])
     p.add_argument("--part", nargs="+", default=["main", "sweep", "norms", "credit_arms"],
-                   choices=["main", "sweep", "norms", "credit_arms", "toy_after"])
+                   choices=["main", "sweep", "norms", "credit_arms", "toy_after", "sokoban_after"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--out-dir", default=RESULTS_DIR,
@@ -158,12 +161,16 @@ def main(argv=None) -> int:
                     for variant in args.norms:
                         run_one(store, env, "istar_rloo", seed, {**SHARED[env], **NORMS[variant]},
                                 BUDGET[env], variant, WALL_LIMIT_S[env])
-            if "toy_after" in args.part and env == "toy":
-                for seed in (args.seeds or TOY_AFTER_SEEDS):
-                    for variant, knobs in TOY_AFTER.items():
-                        for method in TOY_AFTER_METHODS:
-                            run_one(store, env, method, seed, {**SHARED[env], **knobs},
-                                    BUDGET[env], variant, WALL_LIMIT_S[env])
+            for part, part_env, table, methods, seeds in (
+                    ("toy_after", "toy", TOY_AFTER, TOY_AFTER_METHODS, TOY_AFTER_SEEDS),
+                    ("sokoban_after", "sokoban", SOKOBAN_AFTER, SOKOBAN_AFTER_METHODS,
+                     SOKOBAN_AFTER_SEEDS)):
+                if part in args.part and env == part_env:
+                    for seed in (args.seeds or seeds):
+                        for variant, knobs in table.items():
+                            for method in [m for m in methods if m in args.methods]:
+                                run_one(store, env, method, seed, {**SHARED[env], **knobs},
+                                        BUDGET[env], variant, WALL_LIMIT_S[env])
             if "credit_arms" in args.part and env == "credit":
                 for seed in (args.seeds or SEEDS[env]):
                     for variant in [a for a in args.arms if a in CREDIT_ENV_ARMS]:

@@ -34,7 +34,8 @@ OVERRIDES: Dict[str, Dict[str, Any]] = {
     # prm_lr: the committed toy results (before issue 15) ran at 1e-3; the YAML now has 3e-4.
     "toy": {"prm_beta": 0.05, "prm_lr": 1e-3},
     # microbatch_size: the YAML keeps the default (16); the Sokoban benchmark runs used 32.
-    "sokoban": {"prm_beta": 0.05, "microbatch_size": 32},
+    # prm_lr: as the toy's (the committed Sokoban results ran at 1e-3; the YAML has 3e-4).
+    "sokoban": {"prm_beta": 0.05, "microbatch_size": 32, "prm_lr": 1e-3},
     "credit": {},
 }
 
@@ -117,10 +118,16 @@ CREDIT_ENV_ARMS: Dict[str, Dict[str, Any]] = {
 CREDIT_ENV_ARM_METHODS = ("istar_rloo", "rloo")
 
 # The toy re-run after issue 15's fixes (the "toy_after" part): the YAML's prm_lr again
-# (OVERRIDES keeps the older results' 1e-3), seeds 0-4, these methods.
+# (OVERRIDES keeps the older results' 1e-3), seeds 0-4, every method.
 TOY_AFTER: Dict[str, Dict[str, Any]] = {"after_issue15": {"prm_lr": 3e-4}}
-TOY_AFTER_METHODS = ("istar_rloo", "rloo")
+TOY_AFTER_METHODS = tuple(METHODS)
 TOY_AFTER_SEEDS = [0, 1, 2, 3, 4]
+# Sokoban re-run after issue 15's fixes (the "sokoban_after" part): the YAML's prm_lr (the
+# tiny-model rule, 0.3x the policy's lr; OVERRIDES keeps the older results' 1e-3), seeds
+# 0-4. A Sokoban run costs ~220 s on one core, so only these methods fit a session.
+SOKOBAN_AFTER: Dict[str, Dict[str, Any]] = {"sokoban_after_issue15": {"prm_lr": 3e-4}}
+SOKOBAN_AFTER_METHODS = ("istar_rloo", "rloo")
+SOKOBAN_AFTER_SEEDS = [0, 1, 2, 3, 4]
 
 # iStar's own knobs, swept on the toy (istar_rloo, same seeds as the main runs).
 SWEEP: Dict[str, Dict[str, Any]] = {
@@ -145,7 +152,7 @@ def variant_knobs(variant: str) -> Dict[str, Any]:
     """The knobs a benchmark variant sets on top of the shared settings ({} for "main")."""
     if variant == "main":
         return {}
-    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS, TOY_AFTER):
+    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS, TOY_AFTER, SOKOBAN_AFTER):
         if variant in table:
             return table[variant]
     raise KeyError(f"unknown benchmark variant {variant!r}")
