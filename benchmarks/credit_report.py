@@ -16,11 +16,12 @@ from benchmarks.settings import (
     CREDIT_ENV_ARMS,
     CREDIT_SWEEP,
     FINAL_ITERS,
-    TOY_AFTER,
     METHODS,
     NORM_DEFAULT,
     NORMS,
     SMOOTH,
+    SOKOBAN_AFTER,
+    TOY_AFTER,
 )
 from benchmarks.stats import bootstrap_ci, curve, first_reach, grid, interp, mean
 
@@ -41,6 +42,8 @@ def arms(data, family: str = "binary") -> Dict[str, List[Dict[str, Any]]]:
     runs) and each CREDIT_SWEEP knob arm; ``graded`` / ``long``: that preset's methods."""
     if family in TOY_AFTER:  # the toy, re-run after issue 15's fixes (its key pick is labelled)
         out = {m: _runs(data, family, m, env="toy") for m in METHODS}
+    elif family in SOKOBAN_AFTER:  # Sokoban re-run (solver labels: progress vs dead end)
+        out = {m: _runs(data, family, m, env="sokoban") for m in METHODS}
     elif family in CREDIT_ENV_ARMS:
         out = {m: _runs(data, family, m) for m in METHODS}
     else:
@@ -60,7 +63,10 @@ FAMILIES = {"binary": "CreditChain binary (4 rooms, 2 decisive, chance 1/9)",
                       "`outcome: return`)",
             "long": "CreditChain long (8 rooms, 3 decisive, binary, chance 1/27)",
             "after_issue15": "KeyCorridor toy re-run after issue 15's fixes (prm_lr 3e-4, "
-                             "step_adv_norm group_step; decisive step = the key pick, chance 1/3)"}
+                             "step_adv_norm group_step; decisive step = the key pick, chance 1/3)",
+            "sokoban_after_issue15": "Sokoban 6x6, 1 box, re-run after issue 15's fixes (prm_lr "
+                                     "3e-4; right = a push that shortens the solver's push "
+                                     "distance, wrong = one that makes the level unsolvable)"}
 
 
 def _final(run, key: str) -> float:
@@ -134,7 +140,8 @@ def _family_markdown(data, family: str) -> List[str]:
     if not rs:
         return []
     r0 = rs[0]
-    lines = [f"#### {'toy' if family in TOY_AFTER else 'credit'}, {family}: final success, env steps to RLOO's final success, credit AUC",
+    env = "toy" if family in TOY_AFTER else "sokoban" if family in SOKOBAN_AFTER else "credit"
+    lines = [f"#### {env}, {family}: final success, env steps to RLOO's final success, credit AUC",
              "", f"{FAMILIES[family]}. Budget {r0['budget']:.0f} env steps; target = RLOO's final "
              f"success = {r0['target']:.2f}. Final = mean of the last {FINAL_ITERS} iterations; "
              "[a, b] = bootstrapped 95% interval over seeds. 'Steps': first env step where the "
@@ -224,7 +231,7 @@ def plot_credit(data, out_dir: str) -> List[str]:
         paths.append(os.path.join(out_dir, name))
         fig.savefig(paths[-1], dpi=100)
         plt.close(fig)
-    presets = {f: arms(data, f) for f in (*CREDIT_ENV_ARMS, *TOY_AFTER)}
+    presets = {f: arms(data, f) for f in (*CREDIT_ENV_ARMS, *TOY_AFTER, *SOKOBAN_AFTER)}
     if any(presets.values()):
         fig, axes = plt.subplots(2, len(presets), figsize=(6.5 * len(presets), 8.4), squeeze=False)
         for j, (family, fam) in enumerate(presets.items()):
