@@ -8,6 +8,7 @@ SUCCESS_RATE = "success_rate"
 OUTCOME_MEAN = "outcome_mean"
 INVALID_ACTION_RATE = "invalid_action_rate"
 ENV_ERRORS = "num_env_errors"                 # trajectories dropped because the env raised
+GROUPS_DROPPED = "num_groups_dropped"         # groups left with < 2 trajectories by env errors
 HISTORY_DROPPED = "num_history_pairs_dropped"  # prompt truncation, rule step 1
 PROMPT_TOKENS_CUT = "num_prompts_cut"          # prompt truncation, rule step 2
 GENERATED_TOKENS = "num_generated_tokens"

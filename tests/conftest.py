@@ -110,6 +110,21 @@ def build(ray_session):
         algo.stop()
 
 
+@pytest.fixture
+def scratch_ids():
+    """Env ids a test registers (append them); removed from every registry afterwards."""
+    import gymnasium
+
+    from rllib_istar.envs import registry as reg
+
+    ids: list = []
+    yield ids
+    for env_id in ids:
+        reg._REGISTRY.pop(env_id, None)
+        gymnasium.registry.pop(env_id, None)
+        reg._RLLIB_REGISTERED.discard(env_id)
+
+
 # ---- the EchoEnv test double (tests/doubles/echo_env.py) ----
 @pytest.fixture(scope="session")
 def echo_env_source():

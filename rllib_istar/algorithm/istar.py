@@ -17,7 +17,9 @@ here trains or loads a model; the format warm-up is built by an explicit step
 """
 from __future__ import annotations
 
+import logging
 import math
+import time
 from typing import Any, Dict, List
 
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -42,6 +44,8 @@ from rllib_istar.algorithm.knobs import (
 )
 from rllib_istar.learner.estimators import EstimatorSpec, resolve_estimator
 from rllib_istar.rl_modules.specs import POLICY_ID
+
+logger = logging.getLogger(__name__)
 
 
 class IStarConfig(IStarKnobs, AlgorithmConfig):
@@ -70,6 +74,10 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
         self._dont_auto_sync_env_runner_states = True
         self.sample_timeout_s = None
         self.episodes_to_numpy = False
+        # A dead env runner is restarted by RLlib's defaults (restart_failed_env_runners);
+        # IStar.training_step waits this long for it (30 s in RLlib): an LLM runner's
+        # restart reloads the model (and a vLLM engine), which takes minutes.
+        self.env_runner_health_probe_timeout_s = 600.0
 
     # -------------------------------------------------------------- setters
     def training(self, **kwargs) -> "IStarConfig":
@@ -153,9 +161,11 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
         return sorted(set(vars(type(self)())) | set(dir(type(self))))
 
     def validate(self) -> None:
-        super().validate()
-        validation.check_unknown_keys(self, vars(type(self)()), self._value_error)
+        defaults = type(self)()
+        validation.check_unknown_keys(self, vars(defaults), self._value_error)
         validation.check_knobs(self, self._value_error)
+        validation.check_rllib_knobs(self, defaults, self._value_error)
+        super().validate()  # after ours: RLlib's own checks assume sane values
         validation.check_settings(self, self._value_error)
         if self.num_env_runners > 0:
             self.create_local_env_runner = False  # no LLM on the driver when runners are remote
@@ -196,15 +206,12 @@ class IStar(Algorithm):
     @override(Algorithm)
     def training_step(self) -> None:
         runners = self.env_runner_group
-        local = runners.num_remote_env_runners() == 0
         with self.timed(M.TIMER_ROLLOUT):
-            out = runners.foreach_env_runner(lambda r: (r.sample(), r.get_metrics()),
-                                             local_env_runner=local)
-        episodes = [ep for eps, _ in out for ep in eps]
-        self.metrics.aggregate([m for _, m in out], key=ENV_RUNNER_RESULTS)
+            out = self._sample_groups(runners)
+        episodes = [ep for _, eps, _ in out for ep in eps]
+        self.metrics.aggregate([m for _, _, m in out], key=ENV_RUNNER_RESULTS)
         if not episodes:
-            raise RuntimeError("every trajectory of this iteration was dropped (env errors); "
-                               "see env_runners/num_env_errors and the runner logs")
+            raise self._no_episodes_error(runners, len(out))
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
             (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)}
         with self.timed(M.TIMER_LEARNER):
@@ -216,6 +223,89 @@ class IStar(Algorithm):
         with self.timed(M.TIMER_WEIGHT_SYNC):
             runners.sync_weights(from_worker_or_learner_group=self.learner_group,
                                  policies=[POLICY_ID], inference_only=True)
+
+    #: Rounds of "wait for the runners that died to be restarted, then sample on them"
+    #: in one iteration (a runner that dies again after that is left for the next one).
+    RESAMPLE_ROUNDS = 2
+
+    def _sample_groups(self, runners) -> List[tuple]:
+        """``[(worker index, episodes, metrics)]`` of every runner that finished sampling.
+
+        The local runner (no remote ones) samples in this process; its errors raise
+        (env errors never do: the runner drops those trajectories, see
+        ``LLMEnvRunner.sample``). A remote runner that dies mid-sample (its process
+        exits: a RayActorError) returns nothing: with ``restart_failed_env_runners``
+        (RLlib's default) RLlib marks it unhealthy instead of raising, and Ray
+        restarts its actor (up to ``max_num_env_runner_restarts`` times). Its groups
+        are lost, so :meth:`_wait_for_restarts` waits for it and syncs it, and it
+        samples again, at most :attr:`RESAMPLE_ROUNDS` times. Only runners healthy
+        when this step began are waited for; one still down leaves the iteration
+        with fewer groups (``Algorithm`` probes it again before the next step).
+        """
+        def sample(r):
+            return r.worker_index, r.sample(), r.get_metrics()
+
+        if runners.num_remote_env_runners() == 0:
+            return runners.foreach_env_runner(sample, local_env_runner=True)
+        started = set(runners.healthy_env_runner_ids())
+        out = runners.foreach_env_runner(sample, local_env_runner=False)
+        for _ in range(self.RESAMPLE_ROUNDS):
+            lost = started - {index for index, _, _ in out}
+            if not lost:
+                break
+            logger.warning("env runner(s) %s died while sampling; waiting up to "
+                           "env_runner_health_probe_timeout_s=%ss for RLlib to restart them",
+                           sorted(lost), self.config.env_runner_health_probe_timeout_s)
+            restored = self._wait_for_restarts(runners, lost)
+            if not restored:
+                break
+            out += runners.foreach_env_runner(sample, local_env_runner=False,
+                                              remote_worker_ids=restored)
+        return out
+
+    def _wait_for_restarts(self, runners, lost: set) -> List[int]:
+        """Poll RLlib's ``restore_env_runners`` until every runner in ``lost`` is back or
+        ``env_runner_health_probe_timeout_s`` has passed; returns the ones back.
+
+        A restarting actor answers RLlib's ping at once with ActorUnavailableError (the
+        ping does not wait), hence the polling. Each restored runner gets RLlib's
+        restore state: the learner's current inference-only module state, i.e. the
+        policy weights the other runners sampled with (the PRM's inference-only state
+        is empty), so it samples the same policy. Its task RNG starts again from the
+        seed (not part of that state). ``on_env_runners_recreated`` callbacks fire as in
+        ``Algorithm``.
+        """
+        deadline = time.monotonic() + self.config.env_runner_health_probe_timeout_s
+        back: List[int] = []
+        while True:
+            restored = [i for i in self.restore_env_runners(runners) if i in lost]
+            if restored:
+                self._make_on_env_runners_recreated_callbacks(
+                    config=self.config, env_runner_group=runners,
+                    restored_env_runner_indices=restored)
+                back += restored
+            if set(back) >= lost or time.monotonic() >= deadline:
+                return back
+            time.sleep(0.5)
+
+    def _no_episodes_error(self, runners, num_answered: int) -> RuntimeError:
+        """The one-line error when nothing reached the learner this iteration."""
+        if num_answered == 0:
+            down = runners.num_remote_env_runners() - runners.num_healthy_remote_env_runners()
+            return RuntimeError(
+                f"no env runner returned episodes this iteration ({down} of "
+                f"{runners.num_remote_env_runners()} remote env runners down and not restored "
+                f"within env_runner_health_probe_timeout_s="
+                f"{self.config.env_runner_health_probe_timeout_s}); see the runner logs and "
+                "config.fault_tolerance(restart_failed_env_runners=..., "
+                "env_runner_health_probe_timeout_s=...)")
+        errors = self.metrics.peek((ENV_RUNNER_RESULTS, M.ENV_ERRORS), default=0)
+        groups = self.metrics.peek((ENV_RUNNER_RESULTS, M.GROUPS_DROPPED), default=0)
+        return RuntimeError(
+            f"every trajectory of this iteration was dropped ({errors} env errors in "
+            f"reset/step; {groups} groups left with fewer than 2 trajectories); see "
+            "env_runners/num_env_errors and the runner log warnings (env, task seed, "
+            "exception)")
 
     def _learner_data(self, episodes) -> Dict[str, Any]:
         """Whole groups per learner (RLlib's own sharding slices episodes and

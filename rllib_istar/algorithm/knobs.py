@@ -35,19 +35,23 @@ class Knob:
     """A documented config attribute (a data descriptor; the value lives in the
     instance ``__dict__``, so RLlib's ``to_dict()``/``vars()`` see it).
 
-    ``minimum``/``maximum`` are inclusive unless ``exclusive_minimum``;
-    ``hint`` is appended to a bound violation (how to fix it).
+    ``minimum``/``maximum`` are inclusive unless ``exclusive_minimum`` /
+    ``exclusive_maximum``; ``hint`` is appended to a bound violation (how to fix it).
     """
 
     def __init__(self, default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None,
                  minimum: Optional[float] = None, maximum: Optional[float] = None,
-                 exclusive_minimum: bool = False, hint: str = "", section: str = "algorithm"):
+                 exclusive_minimum: bool = False, exclusive_maximum: bool = False,
+                 hint: str = "", section: str = "algorithm", name: str = "", valid: str = ""):
         if section not in SECTIONS:
             raise ValueError(f"unknown knob section {section!r}; valid: {', '.join(SECTIONS)}")
         self.default, self.doc, self.choices = default, doc, choices
         self.minimum, self.maximum, self.exclusive_minimum = minimum, maximum, exclusive_minimum
+        self.exclusive_maximum = exclusive_maximum
         self.hint, self.section = hint, section
-        self.name = ""
+        self.name = name
+        self.valid = valid  # what a value must be, where no bound or choice says it
+        self.changes_default = True  # RLlib's own knobs (RLLIB_KNOBS) may keep RLlib's
         self.__doc__ = doc
 
     def __repr__(self) -> str:
@@ -67,22 +71,30 @@ class Knob:
     def fresh_default(self) -> Any:
         return copy.deepcopy(self.default)
 
+    def valid_range(self) -> str:
+        """The bounds as text: ``[0, 1)``, ``>= 1``, ``> 0``; ``""`` without bounds."""
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            return (f"{'(' if self.exclusive_minimum else '['}{lo:g}, {hi:g}"
+                    f"{')' if self.exclusive_maximum else ']'}")
+        if lo is not None:
+            return f"{'>' if self.exclusive_minimum else '>='} {lo:g}"
+        if hi is not None:
+            return f"{'<' if self.exclusive_maximum else '<='} {hi:g}"
+        return ""
+
     def bound_error(self, value: Any) -> Optional[str]:
         """The one-line message if ``value`` breaks a bound, else None."""
         if value is None or (self.minimum is None and self.maximum is None):
             return None
         low_ok = (self.minimum is None or
                   (value > self.minimum if self.exclusive_minimum else value >= self.minimum))
-        high_ok = self.maximum is None or value <= self.maximum
+        high_ok = (self.maximum is None or
+                   (value < self.maximum if self.exclusive_maximum else value <= self.maximum))
         if low_ok and high_ok:
             return None
-        if self.minimum is not None and self.maximum is not None:
-            bracket = "(" if self.exclusive_minimum else "["
-            rule = f"must be in {bracket}{self.minimum:g}, {self.maximum:g}]"
-        elif self.minimum is not None:
-            rule = f"must be {'>' if self.exclusive_minimum else '>='} {self.minimum}"
-        else:
-            rule = f"must be <= {self.maximum}"
+        both = self.minimum is not None and self.maximum is not None
+        rule = f"must be {'in ' if both else ''}{self.valid_range()}"
         return f"{self.name}={value!r} {rule}" + (f"; {self.hint}" if self.hint else "")
 
 
@@ -103,7 +115,8 @@ class IStarKnobs:
     model_path: str = Knob(
         "tiny", "Policy checkpoint: a local Hugging Face folder, or 'tiny' (a random tiny LM "
         "+ word-level tokenizer built offline over the registered envs' vocabulary; "
-        "'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size). OURS.", section="model")
+        "'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size). OURS.", section="model",
+        valid="'tiny', 'tiny:<arch>:<hidden>:<layers>' or an existing local folder")
     format_warmup_steps: int = Knob(
         0, "If > 0, first fine-tune model_path for this many steps on uniformly random "
         "admissible actions of the env (teaches the action format, not the task; "
@@ -114,7 +127,8 @@ class IStarKnobs:
     trust_remote_code: bool = Knob(False, "Passed to transformers when loading; off unless "
                                    "you trust the checkpoint's code.", section="model")
     prm_init: Optional[str] = Knob(None, "PRM initial weights: null = the policy checkpoint "
-                                   "(ALG 'Models', paper), or a local HF folder.", section="model")
+                                   "(ALG 'Models', paper), or a local HF folder.", section="model",
+                                   valid="null or an existing local folder")
     prm_mode: str = Knob(
         "full", "'full': the PRM is a separate trainable copy (paper); 'lora': a LoRA adapter "
         "over a frozen copy of the base (saves optimizer memory; needs the 'lora' extra); "
@@ -144,7 +158,9 @@ class IStarKnobs:
                                   "own max_steps. OURS.", minimum=1, section="rollout")
     temperature: float = Knob(
         1.0, "Sampling temperature (also divides the logits when the learner computes "
-        "log-probs, so both sides agree). REF: 1.0.", minimum=0.0, section="rollout")
+        "log-probs, so both sides agree). REF: 1.0.", minimum=0.0, exclusive_minimum=True,
+        hint="the learner divides the logits by it; use a small value such as 0.1 for "
+        "near-greedy sampling", section="rollout")
     top_p: float = Knob(1.0, "Nucleus sampling threshold. REF: 1.0.", minimum=0.0, maximum=1.0,
                         exclusive_minimum=True, section="rollout")
     generation_backend: str = Knob("hf", "'hf' (transformers generate; CPU or GPU) or 'vllm' "
@@ -181,14 +197,16 @@ class IStarKnobs:
         "'group_step_center' (centred within group and step index, scaled by the batch std). "
         "Also used for gt_step_reward. Default chosen by benchmark (docs/DECISIONS.md).",
         choices=tuple(STEP_ADV_NORMS))
-    gigpo_gamma: float = Knob(0.95, "GiGPO discount for step returns. REF: 0.95.", minimum=0.0)
+    gigpo_gamma: float = Knob(0.95, "GiGPO discount for step returns. REF: 0.95.", minimum=0.0,
+                              maximum=1.0)
     gigpo_step_norm: str = Knob("std", "GiGPO normalisation inside an anchor group: 'std' "
                                 "(mean/std) or 'mean' (mean only, REF).",
                                 choices=tuple(ANCHOR_NORMS))
     adv_eps: float = Knob(1e-6, "eps in the std normalisations. ALG §3.", minimum=0.0)
     # ---- PRM --------------------------------------------------------------------
     prm_beta: float = Knob(0.05, "beta of the implicit reward and of the DPO loss. ALG §1; "
-                           "REF: 0.05.", minimum=0.0, section="prm")
+                           "REF: 0.05.", minimum=0.0, exclusive_minimum=True,
+                           hint="beta 0 makes every implicit reward 0", section="prm")
     prm_update: str = Knob(
         "before", "'before': update the PRM on the batch, then score it with the updated PRM "
         "(design card); 'after': score first (REF). ALG §2.", choices=PRM_UPDATE_ORDERS,
@@ -203,7 +221,8 @@ class IStarKnobs:
         "into invalid actions, 1e-6 does not move the tiny PRM. docs/DECISIONS.md.",
         minimum=0.0, section="prm")
     prm_grad_clip: Optional[float] = Knob(10.0, "PRM gradient-norm clip (null: none). REF: 10.",
-                                          section="prm")
+                                          minimum=0.0, exclusive_minimum=True,
+                                          hint="null turns the clip off", section="prm")
     prm_agg: str = Knob("sum", "Trajectory log-ratio Q(tau) from its steps: 'sum' (the theorem) "
                         "or 'mean' (REF code). ALG §2.", choices=tuple(TRAJ_AGGREGATIONS),
                         section="prm")
@@ -216,6 +235,8 @@ class IStarKnobs:
         "token_level_pr), step otherwise.", choices=("auto",) + tuple(RATIO_LEVELS),
         section="policy")
     clip_low: float = Knob(0.2, "Lower clip: ratio >= 1 - clip_low. REF: 0.2.", minimum=0.0,
+                           maximum=1.0, exclusive_maximum=True,
+                           hint="the ratio's lower clip 1 - clip_low must stay above 0",
                            section="policy")
     clip_high: float = Knob(0.2, "Upper clip: ratio <= 1 + clip_high. REF: 0.2.", minimum=0.0,
                             section="policy")
@@ -244,13 +265,53 @@ KNOBS_BY_NAME: Dict[str, Knob] = {k.name: k for k in KNOBS}
 _HINTS = typing.get_type_hints(IStarKnobs)
 KNOB_TYPES: Dict[str, Tuple[type, ...]] = {k.name: _accepted(_HINTS[k.name]) for k in KNOBS}
 
-# RLlib's own attributes whose defaults IStarConfig changes (documented here too).
-RLLIB_DEFAULTS = {
-    "lr": (1e-6, "Policy Adam learning rate. REF: 1e-6 baselines, 5e-7 iStar."),
-    "grad_clip": (1.0, "Policy gradient-norm clip. REF: 1.0."),
-    "num_epochs": (1, "Passes over the batch in the policy update. REF: 1."),
-    "minibatch_size": (None, "Step rows per policy minibatch (None: the whole batch). REF: 64."),
+_UNSET = object()
+
+
+def _rllib(name: str, types: Tuple[type, ...], doc: str, default: Any = _UNSET,
+           **bounds) -> Tuple[Knob, Tuple[type, ...]]:
+    knob = Knob(None if default is _UNSET else default, doc, name=name, **bounds)
+    knob.changes_default = default is not _UNSET
+    return knob, types
+
+
+_INT, _NUM, _OPT_INT = (int,), (int, float), (int, type(None))
+# RLlib's own attributes that IStar reads, with the types and bounds IStarConfig.validate()
+# checks (RLlib checks none of these values) and, where IStarConfig changes RLlib's
+# default, that default (``changes_default``). Name -> (Knob, accepted types).
+RLLIB_KNOBS: Dict[str, Tuple[Knob, Tuple[type, ...]]] = {k.name: (k, t) for k, t in (
+    _rllib("lr", _NUM + (list,), "Policy Adam learning rate (or an RLlib schedule "
+           "[[timestep, lr], ...]). REF: 1e-6 baselines, 5e-7 iStar.", 1e-6, minimum=0.0,
+           exclusive_minimum=True),
+    _rllib("grad_clip", _NUM + (type(None),), "Policy gradient-norm clip (null: none). "
+           "REF: 1.0.", 1.0, minimum=0.0, exclusive_minimum=True, hint="null turns the clip off"),
+    _rllib("num_epochs", _INT, "Passes over the batch in the policy update. REF: 1.", 1,
+           minimum=1),
+    _rllib("minibatch_size", _OPT_INT, "Step rows per policy minibatch (null: the whole "
+           "batch). REF: 64.", None, minimum=1),
+    _rllib("num_env_runners", _INT, "Remote env runners (0: sample in the driver; set with "
+           ".env_runners()).", minimum=0),
+    _rllib("num_learners", _INT, "Remote learners (0: learn in the driver; set with "
+           ".learners()).", minimum=0),
+    _rllib("num_gpus_per_learner", _NUM, "GPUs per learner (.learners()).", minimum=0.0),
+    _rllib("num_cpus_per_env_runner", _NUM, "CPUs per remote env runner (.env_runners()).",
+           minimum=0.0),
+    _rllib("num_gpus_per_env_runner", _NUM, "GPUs per remote env runner (.env_runners(); "
+           "vLLM generation).", minimum=0.0),
+    _rllib("seed", _OPT_INT, "Seed of tasks, sampling and initial weights (.debugging()); "
+           "null: not seeded.", minimum=0),
+)}
+# RLlib attributes that IStar does not read: a value other than RLlib's default is an error
+# (never a silently ignored setting), naming what to set instead. (Not listed: the ones
+# RLlib itself rewrites while it builds: rollout_fragment_length, train_batch_size*.)
+RLLIB_UNUSED = {
+    "gamma": "IStar's estimators use no discount except GiGPO's step returns: set gigpo_gamma",
+    "num_envs_per_env_runner": "each env runner steps num_groups x group_size envs itself: "
+                               "set num_groups",
 }
+# RLlib's attributes whose defaults IStarConfig changes (documented here too).
+RLLIB_DEFAULTS = {name: (k.default, k.doc) for name, (k, _) in RLLIB_KNOBS.items()
+                  if k.changes_default}
 
 
 def render_knob_docs() -> str:
@@ -261,7 +322,12 @@ def render_knob_docs() -> str:
         for k in (k for k in KNOBS if k.section == section):
             choice = f" One of {k.choices}." if k.choices else ""
             lines.append(f"      {k.name} (default {k.default!r}): {k.doc}{choice}")
-    lines.append("\n    RLLIB KNOBS WITH CHANGED DEFAULTS")
-    for name, (default, doc) in RLLIB_DEFAULTS.items():
-        lines.append(f"      {name} (default {default!r}): {doc}")
+    lines.append("\n    RLLIB KNOBS (validated here; a default shown is IStarConfig's)")
+    for name, (k, _) in RLLIB_KNOBS.items():
+        default = f" (default {k.default!r})" if k.changes_default else ""
+        rng = f" Range {k.valid_range()}." if k.valid_range() else ""
+        lines.append(f"      {name}{default}: {k.doc}{rng}")
+    lines.append("\n    RLLIB KNOBS IStar DOES NOT USE (setting one is an error): "
+                 + ", ".join(RLLIB_UNUSED))
     return "\n".join(lines)
+

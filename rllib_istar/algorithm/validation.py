@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS, Knob
+from rllib_istar.algorithm.knobs import (
+    KNOB_TYPES,
+    KNOBS,
+    RLLIB_KNOBS,
+    RLLIB_UNUSED,
+    Knob,
+)
 from rllib_istar.messages import did_you_mean, hint, type_names
 
 Fail = Callable[[str], None]
@@ -26,13 +32,17 @@ def check_unknown_keys(config, known: Iterable[str], fail: Fail) -> None:
             fail(f"unknown config key {key!r}; {key_hint(key, known)}")
 
 
-def check_knob(knob: Knob, value: Any, fail: Fail) -> None:
-    """Type (from the knob's annotation), choices, then bounds."""
-    types = KNOB_TYPES[knob.name]
-    if isinstance(value, bool) and bool not in types:
-        fail(f"{knob.name} must be {type_names(types)}, got {value!r}")
-    if not isinstance(value, types):
-        fail(f"{knob.name} must be {type_names(types)}, got {value!r} ({type(value).__name__})")
+def _range(knob: Knob) -> str:
+    rng = knob.valid_range()
+    return f" (valid range {rng})" if rng else ""
+
+
+def check_knob(knob: Knob, value: Any, fail: Fail, types=None) -> None:
+    """Type (from the knob's annotation, or ``types``), choices, then bounds."""
+    types = types or KNOB_TYPES[knob.name]
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        fail(f"{knob.name} must be {type_names(types)}{_range(knob)}, got {value!r} "
+             f"({type(value).__name__})")
     if knob.choices is not None and value not in knob.choices:
         fail(f"{knob.name}={value!r} is not valid; choose one of "
              f"{', '.join(repr(c) for c in knob.choices)}{did_you_mean(value, knob.choices)}")
@@ -46,6 +56,32 @@ def check_knobs(config, fail: Fail) -> None:
         check_knob(knob, getattr(config, knob.name), fail)
 
 
+def check_rllib_knobs(config, defaults, fail: Fail) -> None:
+    """RLlib's own attributes that IStar reads (types and bounds, RLLIB_KNOBS), and the
+    ones it does not read set away from ``defaults`` (an IStarConfig as built)."""
+    for name, (knob, types) in RLLIB_KNOBS.items():
+        value = getattr(config, name)
+        if name == "lr" and isinstance(value, list):
+            _check_schedule(name, value, fail)
+            continue
+        check_knob(knob, value, fail, types)
+    for name, instead in RLLIB_UNUSED.items():
+        if getattr(config, name, None) != getattr(defaults, name, None):
+            fail(f"{name}={getattr(config, name)!r} is an RLlib setting IStar does not use; "
+                 f"{instead}")
+
+
+def _check_schedule(name: str, value: list, fail: Fail) -> None:
+    """RLlib's piecewise schedule: ``[[timestep, value], ...]``, timesteps from 0, up."""
+    ok = value and all(isinstance(p, (list, tuple)) and len(p) == 2 and
+                       all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p)
+                       for p in value)
+    if not ok or value[0][0] != 0 or any(a[0] >= b[0] for a, b in zip(value, value[1:])) \
+            or any(p[1] <= 0 for p in value):
+        fail(f"{name} schedule must be [[0, {name}0], [timestep, {name}1], ...] with rising "
+             f"timesteps from 0 and every {name} > 0, got {value!r}")
+
+
 def check_settings(config, fail: Fail) -> None:
     """Settings that are valid alone but impossible together (or with this machine)."""
     from rllib_istar.envs import registered_env_ids
@@ -54,8 +90,9 @@ def check_settings(config, fail: Fail) -> None:
         fail("no env set; use .environment('rllib_istar/KeyCorridor-v0') or "
              f"env: in the YAML (registered: {', '.join(registered_env_ids())})")
     elif isinstance(config.env, str) and config.env not in registered_env_ids():
-        fail(f"unknown env {config.env!r}; registered: "
-             f"{', '.join(registered_env_ids())}{did_you_mean(config.env, registered_env_ids())}")
+        fail(f"unknown env {config.env!r}{did_you_mean(config.env, registered_env_ids())}; "
+             f"registered: {', '.join(registered_env_ids())}; for your own env call "
+             "register_text_env first (rllib: --import MODULE, the module that calls it)")
     try:
         spec = config.estimator
     except ValueError as e:
@@ -71,9 +108,49 @@ def check_settings(config, fail: Fail) -> None:
     if config.num_learners > 1 and config.num_groups < config.num_learners:
         fail(f"num_groups={config.num_groups} < num_learners={config.num_learners}: "
              "each learner needs whole groups")
+    if config.num_env_runners > config.num_groups:
+        fail(f"num_env_runners={config.num_env_runners} > num_groups={config.num_groups}: "
+             "each env runner samples whole groups; lower num_env_runners or raise num_groups")
+    _check_against_env(config, fail)
     if config.generation_backend == "vllm":
         import importlib.util
 
         if importlib.util.find_spec("vllm") is None:
             fail("generation_backend 'vllm' needs vLLM: pip install 'rllib_istar[vllm]' on a "
                  "GPU machine, or use 'hf'")
+
+
+def _check_against_env(config, fail: Fail) -> None:
+    """Settings that the env's ``max_steps`` makes impossible (built-in and registered
+    TextEnv classes; a plain creator callable is not inspected)."""
+    if not isinstance(config.env, str):
+        return
+    try:
+        env_steps = _env_max_steps(config.env, dict(config.env_config or {}))
+    except Exception:  # a bad env_config is reported when the env is built
+        return
+    if env_steps is None:
+        return
+    steps = min(env_steps, config.max_episode_steps)
+    if config.history_length > steps:
+        fail(f"history_length={config.history_length} > the episode's {steps} steps "
+             f"(env max_steps {env_steps}, max_episode_steps {config.max_episode_steps}): the "
+             f"prompt never holds more than {max(steps - 1, 0)} pairs; set history_length <= "
+             f"{steps}")
+    rows = config.num_groups * config.group_size * steps
+    if config.minibatch_size is not None and config.minibatch_size > rows:
+        fail(f"minibatch_size={config.minibatch_size} > the largest batch, num_groups x "
+             f"group_size x {steps} steps = {rows} step rows; lower it or set null (the "
+             "whole batch)")
+
+
+def _env_max_steps(env_id: str, env_config: dict):
+    """The ``max_steps`` a registered TextEnv class resolves ``env_config`` to, without
+    building the env; None for a creator callable."""
+    from rllib_istar.envs import registry
+    from rllib_istar.envs.base import TextEnv
+
+    factory = registry._resolve(registry._REGISTRY[env_id][0])
+    if not (isinstance(factory, type) and issubclass(factory, TextEnv)):
+        return None
+    return int(factory.resolve_config(env_config)["max_steps"])

@@ -1,7 +1,9 @@
 """``rllib evaluate CHECKPOINT``: roll out a checkpoint's policy and report its success rate.
 
 The rollout and scoring live in :mod:`rllib_istar.algorithm.evaluation`; this
-module holds the command's flags and its printed summary.
+module holds the command's flags, the up-front checks and its printed summary. An
+env id that is not registered here (``--env``, or the env a checkpoint was trained
+on, e.g. a user env) exits 2 before Ray starts, telling to pass ``--import MODULE``.
 """
 from __future__ import annotations
 
@@ -33,6 +35,37 @@ def add_evaluate_parser(subparsers) -> None:
                     help="import MODULE first (e.g. one that registers your env)")
 
 
+def import_hint(env_id: str) -> str:
+    """How to make ``env_id`` known: the ``--import`` flag, as for ``rllib train``."""
+    return (f"pass --import MODULE, the module that calls register_text_env({env_id!r}, ...) "
+            "(run rllib from its folder or put that folder on PYTHONPATH)")
+
+
+def check_env_registered(env_id, what: str) -> None:
+    """:class:`CliError` (exit 2) unless the env id ``env_id`` is registered here;
+    ``what`` is the message's start, with ``{env}`` for the quoted id."""
+    from rllib_istar.envs import registered_env_ids
+    from rllib_istar.messages import did_you_mean
+
+    ids = registered_env_ids()
+    if not isinstance(env_id, str) or env_id in ids:
+        return  # an env class (or nothing) is for the config's own validation
+    raise CliError(f"{what.format(env=repr(env_id))}{did_you_mean(env_id, ids)}; if it is "
+                   f"your own env, {import_hint(env_id)}; registered: {', '.join(ids)}")
+
+
+def training_env(checkpoint: str):
+    """The env a checkpoint was trained on (its saved config's ``env``)."""
+    from rllib_istar.algorithm.evaluation import checkpoint_config
+
+    try:
+        return checkpoint_config(checkpoint).env
+    except (ImportError, AttributeError) as e:  # the pickle names a class not importable here
+        raise CliError(f"evaluate: cannot read the config of {checkpoint} ({e}); if it was "
+                       "trained on your own env, pass --import MODULE (the module that "
+                       "defines it and calls register_text_env)") from None
+
+
 def cmd_evaluate(args) -> int:
     from rllib_istar.algorithm.evaluation import (
         DEFAULT_SEED,
@@ -49,11 +82,10 @@ def cmd_evaluate(args) -> int:
     except (FileNotFoundError, ValueError) as e:
         raise CliError(f"evaluate: {e}") from None
     if args.env:
-        from rllib_istar.envs import registered_env_ids
-
-        if args.env not in registered_env_ids():
-            raise CliError(f"--env: unknown env {args.env!r}; registered: "
-                           f"{', '.join(registered_env_ids())}")
+        check_env_registered(args.env, "--env: unknown env {env}")
+    else:
+        check_env_registered(training_env(checkpoint),
+                             "evaluate: the checkpoint's env {env} is not registered")
     out = args.out or os.path.join(os.path.dirname(checkpoint),
                                    f"eval_{os.path.basename(checkpoint)}.jsonl")
     import ray

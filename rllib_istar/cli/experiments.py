@@ -307,7 +307,12 @@ def _check_config(name, cfg: dict, env, src: Source, grid_path, grid_value, chec
 
 
 def _check_rllib_type(key: str, value, fail) -> None:
-    """RLlib's own keys are not type-checked by RLlib; catch the common YAML slips."""
+    """RLlib's own keys are not type-checked by RLlib; catch the common YAML slips
+    (the ones IStar reads are checked with their ranges by ``IStarConfig.validate``)."""
+    from rllib_istar.algorithm.knobs import RLLIB_KNOBS
+
+    if key in RLLIB_KNOBS:
+        return
     default = vars(_DEFAULTS).get(key)
     if isinstance(default, bool):
         if not isinstance(value, bool):

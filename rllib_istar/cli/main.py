@@ -25,6 +25,7 @@ from rllib_istar.cli.common import (
     parse_inline,
 )
 from rllib_istar.cli.evaluate import add_evaluate_parser, cmd_evaluate
+from rllib_istar.cli.resume import RESUME_SAFE_CONFIG
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-freq", type=int, default=5,
                        help="checkpoint every N iterations for a run without a file (default 5)")
     train.add_argument("--resume", action="store_true",
-                       help="continue an interrupted run from its latest checkpoints")
+                       help="continue an interrupted run from its latest checkpoints; errored "
+                            "trials are retried from their last checkpoint. With --stop and "
+                            "--config: the new stop applies, and so do these config keys "
+                            f"(others are refused): {', '.join(RESUME_SAFE_CONFIG)}")
+    train.add_argument("--restart-errored", action="store_true",
+                       help="with --resume: start errored trials over instead of retrying "
+                            "them from their last checkpoint")
     train.add_argument("--dry-run", action="store_true",
                        help="validate the experiments and exit without training")
     train.add_argument("--tune-table", action="store_true", help="also show Tune's status table")
@@ -99,19 +106,23 @@ def cmd_train(args, argv: List[str]) -> int:
         raise CliError(f"rllib train: expected 'file FILE.yaml' or flags, got "
                        f"{' '.join(args.target)!r}; e.g. rllib train file "
                        "tuned_examples/toy_istar_cpu.yaml")
+    if args.restart_errored and not args.resume:
+        raise CliError("--restart-errored goes with --resume (it restarts the errored trials "
+                       "of a saved run)")
     if args.dry_run:
         check_experiment_dirs(experiments, args.resume)
         for name, spec in experiments.items():
             print(f"ok: {name} ({spec['config'].get('advantage_estimator', 'istar_rloo')} on "
                   f"{spec.get('env') or spec['config'].get('env')}, stop {spec.get('stop')})")
         return 0
-    resume_argv = [a for a in argv if a != "--resume"]
+    resume_argv = [a for a in argv if a not in ("--resume", "--restart-errored")]
     if not target and not args.name:
         resume_argv += ["--name", next(iter(experiments))]
     hint = "rllib " + " ".join(shlex.quote(a) for a in resume_argv) + " --resume"
     return run_training(experiments, resume=args.resume, tune_table=args.tune_table,
                         debug=args.debug, num_cpus=args.num_cpus, resume_hint=hint,
-                        modules=args.imports)
+                        modules=args.imports, restart_errored=args.restart_errored,
+                        resume_changes={"stop": stop, "config": config})
 
 
 # -------------------------------------------------------------------- main

@@ -11,6 +11,11 @@ restore from it); nothing is deleted.
 ``rllib train`` also sets ``TUNE_GLOBAL_CHECKPOINT_S`` (default 1 s here, Tune's
 own default is at least 10 s) so that the window is short and a resume normally
 continues from the newest checkpoint.
+
+Tune restores each trial's stop criteria and config from the saved state and ignores
+new ones; :func:`apply_resume_changes` writes ``--stop`` and the ``--config`` keys that
+are safe to change (:data:`RESUME_SAFE_CONFIG`) into that state first (the state as it
+was is kept beside it), and refuses the rest with a one-line reason.
 """
 from __future__ import annotations
 
@@ -18,7 +23,10 @@ import glob
 import json
 import os
 import re
-from typing import List, Tuple
+import shutil
+from typing import Any, Dict, List, Optional, Tuple
+
+from rllib_istar.cli.common import CliError
 
 _CKPT = re.compile(r"^checkpoint_(\d{6})$")
 
@@ -74,4 +82,109 @@ def protect_unrecorded_checkpoints(experiment_dir: str) -> List[str]:
         start = (f"{os.path.basename(path)} (iteration {iteration})" if path
                  else "the start (no checkpoint was saved)")
         lines.append(f"resuming {trial} from {start}")
+    return lines
+
+
+# Config keys a resumed trial may change: read afresh from the config every iteration,
+# and no part of the checkpoint (module shapes, optimizer state, env tasks) depends on
+# them. ``lr`` takes effect at the first update (RLlib sets every policy optimizer's lr
+# from the config before each update); ``prm_lr`` is not here because the PRM steps
+# before that, with the lr its restored optimizer state holds.
+RESUME_SAFE_CONFIG = ("lr", "num_epochs", "minibatch_size", "microbatch_size",
+                      "step_advantage_weight", "clip_low", "clip_high", "grad_clip",
+                      "prm_beta", "prm_epochs", "pair_margin")
+
+
+_MISSING = object()
+
+
+def _latest_state(experiment_dir: str) -> str:
+    states = sorted(glob.glob(os.path.join(experiment_dir, "experiment_state-*.json")))
+    if not states:
+        raise CliError(f"--resume: no saved run in {experiment_dir}")
+    return states[-1]
+
+
+def _lookup(result: Dict[str, Any], key: str):
+    value: Any = result
+    for part in key.split("/"):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _stop_met(result: Dict[str, Any], stop: Dict[str, float]) -> bool:
+    """Tune's rule: a trial stops once any criterion's value reaches its threshold."""
+    for key, threshold in stop.items():
+        value = _lookup(result, key)
+        if isinstance(value, (int, float)) and value >= threshold:
+            return True
+    return False
+
+
+def apply_resume_changes(experiment_dir: str, stop: Optional[dict] = None,
+                         config: Optional[dict] = None) -> List[str]:
+    """Write ``stop`` (merged over each trial's criteria) and the safe ``config`` keys into
+    the saved run state; returns one line per change.
+
+    A finished trial whose new stop is not met yet is set to continue from its last
+    checkpoint. Raises :class:`CliError` for a config key outside
+    :data:`RESUME_SAFE_CONFIG` and for a ``training_iteration`` stop that a trial's
+    checkpoint has already reached (the resumed run could only overshoot it).
+    """
+    if not stop and not config:
+        return []
+    path = _latest_state(experiment_dir)
+    with open(path, encoding="utf-8") as f:
+        state = json.load(f)
+    saved_configs = [json.loads(t).get("config") or {} for t, _ in state.get("trial_data", [])]
+    config = {k: v for k, v in (config or {}).items()  # a value the run already has is no change
+              if any(c.get(k, _MISSING) != v for c in saved_configs)}
+    unsafe = sorted(set(config) - set(RESUME_SAFE_CONFIG))
+    if unsafe:
+        raise CliError(f"--resume --config cannot change {unsafe[0]!r}: the saved checkpoints "
+                       "were built with the old value; keys a resume may change: "
+                       f"{', '.join(RESUME_SAFE_CONFIG)} (start a new run with --name NEW and "
+                       "restore: CHECKPOINT in the YAML to change the others)")
+    if not stop and not config:
+        return []
+    from ray.tune.experiment.trial import Trial
+
+    checkpoints = {os.path.basename(t[0]): t for t in saved_trials(experiment_dir)}
+    lines, trial_data = [], []
+    for trial_json, run_metadata in state.get("trial_data", []):
+        trial = json.loads(trial_json)
+        label = Trial.from_json_state(trial_json, stub=True).storage.trial_dir_name
+        saved = checkpoints.get(label)
+        ckpt_iter = saved[3] if saved else 0
+        if stop:
+            limit = stop.get("training_iteration")
+            if isinstance(limit, (int, float)) and saved and saved[2] and ckpt_iter >= limit:
+                raise CliError(f"--stop training_iteration={limit:g}: {label} resumes from "
+                               f"{os.path.basename(saved[2])} (iteration {ckpt_iter}), already "
+                               "past it; give a later stop, or evaluate that checkpoint")
+            trial["stopping_criterion"] = {**trial.get("stopping_criterion", {}), **stop}
+            last = (json.loads(run_metadata) or {}).get("last_result") or {}
+            if trial.get("status") == "TERMINATED" and not _stop_met(last, trial[
+                    "stopping_criterion"]):
+                trial["status"] = "PENDING"
+                lines.append(f"{label} had finished; it continues from its last checkpoint")
+            lines.append(f"{label}: stop is now {trial['stopping_criterion']}")
+        if config:
+            for key in ("config", "_Trial__unresolved_config"):
+                if isinstance(trial.get(key), dict):
+                    trial[key] = {**trial[key], **config}
+            lines.append(f"{label}: config changes {config}")
+        trial_data.append([json.dumps(trial, indent=2), run_metadata])
+    kept = path + ".before_resume"
+    n = 2
+    while os.path.exists(kept):
+        kept, n = f"{path}.before_resume_{n}", n + 1
+    shutil.copy2(path, kept)
+    state["trial_data"] = trial_data
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(path + ".tmp", path)
+    lines.append(f"the run state as it was is kept in {os.path.basename(kept)}")
     return lines

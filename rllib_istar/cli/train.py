@@ -5,8 +5,12 @@
   from its latest checkpoints (``tune.run_experiments(..., resume=True)``).
 * Progress: one line per iteration (:mod:`rllib_istar.cli.progress`); Tune's
   own table only with ``--tune-table``.
-* Exit codes: 0 done, 1 a trial failed (its one-line error and ``error.txt``
-  are printed), 130 interrupted (with the command that resumes it).
+* Exit codes: 0 done, 1 a trial failed (the first and last lines of its
+  ``error.txt``, the file's path and the command that retries it are printed),
+  130 interrupted (with the command that resumes it).
+* ``--resume`` also retries errored trials from their last checkpoint
+  (Tune's ``AUTO+ERRORED``); ``--resume --restart-errored`` starts them over
+  (``AUTO+RESTART_ERRORED``).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from rllib_istar.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from rllib_istar.cli.experiments import experiment_dirs
@@ -123,10 +127,21 @@ def _one_torch_thread():
         torch.set_num_threads(threads)
 
 
+def tune_resume_mode(resume: bool, restart_errored: bool) -> Optional[str]:
+    """Tune's ``resume`` value: errored trials are retried on every resume, from their last
+    checkpoint unless ``restart_errored`` (then from the start)."""
+    if not resume:
+        return None
+    return "AUTO+RESTART_ERRORED" if restart_errored else "AUTO+ERRORED"
+
+
 def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_table: bool = False,
                  debug: bool = False, num_cpus: Optional[int] = None, resume_hint: str = "",
-                 modules: Sequence[str] = (), stream=None) -> int:
-    """Run (or resume) the experiments; returns the exit code."""
+                 modules: Sequence[str] = (), stream=None, restart_errored: bool = False,
+                 resume_changes: Optional[dict] = None) -> int:
+    """Run (or resume) the experiments; returns the exit code. ``resume_changes``: the
+    ``--stop`` / ``--config`` given with ``--resume``, applied to the saved trials
+    (:func:`rllib_istar.cli.resume.apply_resume_changes`)."""
     stream = stream or sys.stdout
     check_experiment_dirs(experiments, resume)
     quiet_logs(debug)
@@ -135,13 +150,19 @@ def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_tab
 
     # "IStar" resolves in Tune: importing this module imported rllib_istar, which registers it
     from rllib_istar.cli.progress import ProgressPrinter, final_lines
-    from rllib_istar.cli.resume import protect_unrecorded_checkpoints
+    from rllib_istar.cli.resume import (
+        apply_resume_changes,
+        protect_unrecorded_checkpoints,
+    )
 
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # see cli_resume
     for name, path in zip(experiments, experiment_dirs(experiments)):
         verb = "resuming" if resume else "training"
         print(f"{verb} {name}: results in {path} (TensorBoard: tensorboard --logdir {path})",
               file=stream, flush=True)
+        if resume and resume_changes:
+            for line in apply_resume_changes(path, **resume_changes):
+                print(line, file=stream, flush=True)
         for line in protect_unrecorded_checkpoints(path) if resume else []:
             print(line, file=stream, flush=True)
     prepare_models(experiments, stream)
@@ -150,25 +171,39 @@ def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_tab
     try:
         trials = tune.run_experiments(
             experiments, verbose=2 if tune_table else (1 if debug else 0), callbacks=[printer],
-            resume=True if resume else None, raise_on_failed_trial=False)
+            resume=tune_resume_mode(resume, restart_errored), raise_on_failed_trial=False)
     finally:
         if started:
             ray.shutdown()
     for line in final_lines(trials, printer):
         print(line, file=stream, flush=True)
-    return _exit_code(trials, stream, resume_hint)
+    dirs = dict(zip(experiments, experiment_dirs(experiments)))
+    return _exit_code(trials, stream, resume_hint, dirs)
 
 
-def _exit_code(trials: List, stream, resume_hint: str) -> int:
+def trial_dir(trial, experiment_dirs: Dict[str, str]) -> str:
+    """A trial's folder, from names alone (``trial.local_path`` needs a running Ray)."""
+    name = trial.experiment_dir_name or ""
+    root = experiment_dirs.get(name) or next(iter(experiment_dirs.values()), "")
+    return os.path.join(root, trial.storage.trial_dir_name) if trial.storage else root
+
+
+def _exit_code(trials: List, stream, resume_hint: str, dirs: Dict[str, str]) -> int:
     failed = [t for t in trials if t.status == "ERROR"]
     # Tune marks trials TERMINATED after Ctrl+C too; only a met stop criterion sets "done"
     unfinished = [t for t in trials if t.status != "ERROR"
                   and not (t.status == "TERMINATED" and (t.last_result or {}).get("done"))]
     for trial in failed:
-        error_file = os.path.join(trial.local_path or "", "error.txt")
-        print(f"trial {trial.trial_id} failed: {_error_summary(error_file)} "
-              f"(traceback: {error_file})", file=stream, flush=True)
+        error_file = os.path.join(trial_dir(trial, dirs), "error.txt")
+        first, last = error_summary(error_file)
+        said = first if first == last else f"{first} ... {last}"
+        print(f"trial {trial.trial_id} failed: {said} (traceback: {error_file})",
+              file=stream, flush=True)
     if failed:
+        retry = resume_hint or "the same command plus --resume"
+        print(f"{len(failed)} trial(s) failed; fix the cause, then retry from the last "
+              f"checkpoint with: {retry} (add --restart-errored to start them over)",
+              file=stream, flush=True)
         return EXIT_FAILED
     if unfinished:
         print(f"interrupted with {len(unfinished)} trial(s) unfinished; continue with: "
@@ -177,11 +212,14 @@ def _exit_code(trials: List, stream, resume_hint: str) -> int:
     return 0
 
 
-def _error_summary(error_file: str) -> str:
-    """The last non-empty line of a trial's error.txt (the exception itself)."""
+def error_summary(error_file: str) -> Tuple[str, str]:
+    """``(first, last)`` non-empty lines of a trial's error.txt: Tune's first line names
+    the failed call, the last one is the exception itself."""
     try:
         with open(error_file, encoding="utf-8", errors="replace") as f:
             lines = [ln.strip() for ln in f if ln.strip()]
     except OSError:
-        return "see the trial folder"
-    return lines[-1] if lines else "see the trial folder"
+        lines = []
+    if not lines:
+        return ("no error.txt", "see the trial folder")
+    return lines[0], lines[-1]

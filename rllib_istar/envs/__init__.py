@@ -9,6 +9,8 @@
 * :func:`make_text_env`, :func:`register_text_env`, :func:`register_envs`
   (also registers with RLlib), :func:`registered_env_ids`, :func:`all_vocabulary`.
 * :func:`parse_action` and :class:`PromptTemplate`.
+* :class:`TextEnvContractError`: a ``TextEnv`` subclass breaks the contract
+  (docs/ENV_CONTRACT.md), raised by ``register_text_env`` and by ``reset``/``step``.
 
 Importing this package registers the gymnasium ids; it does not import Ray or
 gym_sokoban.
@@ -16,6 +18,7 @@ gym_sokoban.
 from __future__ import annotations
 
 from .base import TextEnv
+from .contract import TextEnvContractError
 from .credit import CREDIT_PRESETS, CreditChainEnv
 from .parsing import ACTION_FORMATS, MAX_SCAN_CHARS, ParsedAction, parse_action
 from .registry import (
@@ -34,8 +37,9 @@ from .registry import (
 from .templates import PromptTemplate
 from .toy import KeyCorridorEnv
 
-__all__ = ["TextEnv", "KeyCorridorEnv", "CreditChainEnv", "CREDIT_PRESETS", "SokobanTextEnv",
-           "PromptTemplate", "ParsedAction", "parse_action", "ACTION_FORMATS", "MAX_SCAN_CHARS",
+__all__ = ["TextEnv", "TextEnvContractError", "KeyCorridorEnv", "CreditChainEnv",
+           "CREDIT_PRESETS", "SokobanTextEnv", "PromptTemplate", "ParsedAction", "parse_action",
+           "ACTION_FORMATS", "MAX_SCAN_CHARS",
            "UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID", "make_text_env",
            "register_envs", "register_text_env", "registered_env_ids", "all_vocabulary"]
 

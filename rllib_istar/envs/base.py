@@ -11,7 +11,14 @@ Observations and actions are ``str``. A subclass provides:
   ``_extra_vocabulary()`` (observation symbols, action words, numbers).
 * ``_reset_task(task_seed, options) -> obs``, ``_apply(action) -> (obs, reward,
   terminated, won)``, ``_noop() -> (obs, reward)``, ``admissible_actions()``,
-  ``_task_id()`` and ``_observation_charset()``.
+  ``_task_id()`` and ``_observation_charset()``; optionally
+  ``_oracle_step_label(action) -> float | None`` (stored as
+  ``info[columns.ORACLE_LABEL]`` after every step when not None).
+
+The full contract, with the reserved names a subclass must not define (those in
+this class and :data:`TextEnv.RESERVED_ATTRIBUTES`), is docs/ENV_CONTRACT.md;
+:func:`~rllib_istar.envs.register_text_env` checks a class against it
+(:mod:`.contract`), and ``reset``/``step`` check what the hooks return.
 
 The base class handles seeding (``super().reset(seed=...)``; the task seed is
 ``seed`` itself when given, otherwise drawn from ``self.np_random``), parsing of
@@ -30,6 +37,9 @@ from typing import Any, ClassVar
 import gymnasium
 from gymnasium import spaces
 
+from rllib_istar import columns as C
+
+from .contract import check_apply, check_noop, check_oracle_label, check_reset_task
 from .parsing import ACTION_FORMATS, ParsedAction, parse_action
 from .templates import PromptTemplate
 
@@ -50,6 +60,13 @@ class TextEnv(gymnasium.Env):
     PROMPT: ClassVar[PromptTemplate]
     #: Upper bound on ``len(observation)``, used for ``observation_space``.
     MAX_OBS_CHARS: ClassVar[int] = 4096
+    #: Attributes ``__init__``, ``reset`` and ``step`` set on every instance (with
+    #: gymnasium's ``_np_random*`` from ``super().reset``): a subclass must not define
+    #: members of these names (tests/envs/test_env_contract.py keeps the list in sync).
+    RESERVED_ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        "config", "render_mode", "action_format", "max_steps", "observation_space",
+        "action_space", "_steps", "_obs", "_done", "_won", "_task_seed",
+        "_np_random", "_np_random_seed")
 
     def __init__(self, env_config: dict | None = None, *, render_mode: str | None = None,
                  **kwargs: Any):
@@ -115,7 +132,7 @@ class TextEnv(gymnasium.Env):
         self._steps = 0
         self._won = False
         self._done = False
-        self._obs = self._reset_task(task_seed, options)
+        self._obs = check_reset_task(self, self._reset_task(task_seed, options))
         return self._obs, self._info(ParsedAction(None, True, "reset"))
 
     def step(self, action_text: str):
@@ -126,14 +143,18 @@ class TextEnv(gymnasium.Env):
         parsed = parse_action(action_text, self.admissible_actions(), self.action_format)
         self._steps += 1
         if parsed.valid:
-            obs, reward, terminated, won = self._apply(parsed.action)
+            obs, reward, terminated, won = check_apply(self, self._apply(parsed.action))
         else:
-            (obs, reward), terminated, won = self._noop(), False, False
+            (obs, reward), terminated, won = check_noop(self, self._noop()), False, False
         self._won = bool(won)
         truncated = (not terminated) and self._steps >= self.max_steps
         self._done = bool(terminated or truncated)
         self._obs = obs
-        return obs, float(reward), bool(terminated), bool(truncated), self._info(parsed)
+        info = self._info(parsed)
+        label = check_oracle_label(self, self._oracle_step_label(parsed.action))
+        if label is not None:
+            info[C.ORACLE_LABEL] = label
+        return obs, float(reward), bool(terminated), bool(truncated), info
 
     def render(self):
         """``"ansi"``: the current observation text; ``None`` without a render_mode."""
@@ -188,6 +209,13 @@ class TextEnv(gymnasium.Env):
 
     def _task_id(self) -> str:
         return f"{type(self).__name__}-s{self._task_seed}"
+
+    def _oracle_step_label(self, action: str | None) -> float | None:
+        """The oracle label of the step just taken (``info[columns.ORACLE_LABEL]``):
+        +1 decisive and right, -1 decisive and wrong, 0 not decisive, NaN unknown, or
+        None for no label (the default). Called after ``_apply`` (``action``: the
+        admissible action applied) or ``_noop`` (``action=None``)."""
+        return None
 
     @property
     def current_observation(self) -> str | None:

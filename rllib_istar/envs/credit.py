@@ -36,8 +36,6 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
-from rllib_istar import columns as C
-
 from .base import TextEnv
 from .templates import PromptTemplate, number_words, word_template
 from .toy import COLORS
@@ -132,15 +130,13 @@ class CreditChainEnv(TextEnv):
     def _noop(self) -> tuple[str, float]:
         return self._render_obs(), 0.0
 
-    def step(self, action_text: str):
-        """``TextEnv.step`` plus ``info[ORACLE_LABEL]`` for the room the action was taken in."""
-        room, admissible = self._room, self.admissible_actions()
-        obs, reward, terminated, truncated, info = super().step(action_text)
-        label = 0.0
-        if info["is_action_valid"] and info["action"] in admissible and room in self._doors:
-            label = 1.0 if info["action"] == self._doors[room] else -1.0
-        info[C.ORACLE_LABEL] = label
-        return obs, reward, terminated, truncated, info
+    def _oracle_step_label(self, action: str | None) -> float:
+        """``info[ORACLE_LABEL]`` for the room the action was taken in (``_apply`` has
+        just moved on by one room; an invalid action, ``None``, is labelled 0)."""
+        room = self._room - 1
+        if action is not None and room in self._doors:
+            return 1.0 if action == self._doors[room] else -1.0
+        return 0.0
 
     def _task_id(self) -> str:
         return f"creditchain-n{self.num_steps}-d{self.num_decisive}-s{self._task_seed}"

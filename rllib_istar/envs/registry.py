@@ -24,6 +24,10 @@ Your own env: subclass :class:`~rllib_istar.envs.base.TextEnv` and register it::
 
     register_text_env("me/Echo-v0", EchoEnv)   # then env_id="me/Echo-v0" in configs
 
+A ``TextEnv`` subclass is checked against the contract (docs/ENV_CONTRACT.md) when
+it is registered; a broken one raises :class:`~rllib_istar.envs.contract.TextEnvContractError`
+naming the member, its ``file:line`` and the fix.
+
 A plain ``creator(env_config) -> TextEnv`` callable works too; pass
 ``vocabulary=[...]`` with it, or :func:`all_vocabulary` builds one env with the
 default config to read its ``vocabulary()``. Register before building the tiny
@@ -37,6 +41,7 @@ from typing import Callable, Union
 import gymnasium
 
 from .base import TextEnv
+from .contract import check_text_env_class
 
 __all__ = ["UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID",
            "register_envs", "register_text_env", "registered_env_ids", "make_text_env",
@@ -114,7 +119,12 @@ def register_envs() -> None:
 def register_text_env(env_id: str, env_cls_or_creator: EnvFactory, *,
                       vocabulary: list[str] | None = None, overwrite: bool = False) -> None:
     """Register a user env under ``env_id`` (gymnasium, ``make_text_env`` and, if
-    :func:`register_envs` has run, RLlib). See the module docstring for an example."""
+    :func:`register_envs` has run, RLlib). See the module docstring for an example.
+
+    Raises:
+        TextEnvContractError: a ``TextEnv`` subclass that breaks the contract (a plain
+            creator callable is not checked here).
+    """
     if not isinstance(env_id, str) or not env_id:
         raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
     if not callable(env_cls_or_creator):
@@ -122,6 +132,8 @@ def register_text_env(env_id: str, env_cls_or_creator: EnvFactory, *,
                         f"got {env_cls_or_creator!r}")
     if env_id in _REGISTRY and not overwrite:
         raise ValueError(f"env id {env_id!r} is already registered (pass overwrite=True)")
+    if isinstance(env_cls_or_creator, type) and issubclass(env_cls_or_creator, TextEnv):
+        check_text_env_class(env_cls_or_creator, TextEnv)
     if overwrite and env_id in gymnasium.registry:
         del gymnasium.registry[env_id]
     _REGISTRY[env_id] = (env_cls_or_creator, list(vocabulary) if vocabulary is not None else None)

@@ -65,8 +65,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rllib_istar import columns as C
-
 from .base import TextEnv
 from .parsing import ParsedAction
 from .sokoban_solver import oracle_label, push_distance
@@ -330,9 +328,11 @@ class SokobanTextEnv(TextEnv):
         info = super()._info(parsed)
         if self.oracle_labels:
             info["oracle_push_distance"] = self._push_distance
-            if self._steps > 0:  # a step, not the reset
-                info[C.ORACLE_LABEL] = self._oracle_label
         return info
+
+    def _oracle_step_label(self, action: str | None) -> float | None:
+        """The label ``_apply``/``_noop`` computed (``oracle_labels`` only)."""
+        return self._oracle_label if self.oracle_labels else None
 
     def _task_id(self) -> str:
         h, w = self.dim_room

@@ -25,8 +25,6 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar
 
-from rllib_istar import columns as C
-
 from .base import TextEnv
 from .templates import PromptTemplate, number_words, word_template
 
@@ -101,16 +99,13 @@ class KeyCorridorEnv(TextEnv):
     def _noop(self) -> tuple[str, float]:
         return self._render_obs(), 0.0
 
-    def step(self, action_text: str):
-        """``TextEnv.step`` plus ``info[ORACLE_LABEL]``: +1 / -1 for taking the right /
-        a wrong key, 0 for every other step (forced ``forward``/``open``, invalid)."""
-        picking = self._key is None
-        obs, reward, terminated, truncated, info = super().step(action_text)
-        label = 0.0
-        if picking and info["is_action_valid"] and info["action"] in COLORS:
-            label = 1.0 if info["action"] == self._door else -1.0
-        info[C.ORACLE_LABEL] = label
-        return obs, reward, terminated, truncated, info
+    def _oracle_step_label(self, action: str | None) -> float:
+        """``info[ORACLE_LABEL]``: +1 / -1 for taking the right / a wrong key, 0 for every
+        other step (forced ``forward``/``open``, invalid). A key is admissible only
+        while none is held, so an applied colour is the pick."""
+        if action in COLORS:
+            return 1.0 if action == self._door else -1.0
+        return 0.0
 
     def _task_id(self) -> str:
         return f"keycorridor-c{self.corridor_length}-s{self._task_seed}"

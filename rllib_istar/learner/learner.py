@@ -24,7 +24,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.core.learner.training_data import TrainingData
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import TIMERS
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TIMERS
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
@@ -32,6 +32,7 @@ from rllib_istar.core import policy_losses, step_rewards
 from rllib_istar.learner.credit_probe import credit_metrics
 from rllib_istar.learner.estimators import compute_advantages
 from rllib_istar.learner.prm_update import PRMPhase
+from rllib_istar.learner.shuffle_seed import seeded_global_numpy
 from rllib_istar.lm.logprobs import compute_token_logprobs
 from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
 
@@ -123,7 +124,8 @@ class IStarTorchLearner(PRMPhase, TorchLearner):
             columns[C.REF_LOGP] = self._chunked_logp(self._ref_lm_logp, rows)
         batch = MultiAgentBatch({POLICY_ID: SampleBatch(columns)}, env_steps=len(old_logp))
         no_reduce = kwargs.pop("_no_metrics_reduce", False)
-        with self.timed(M.TIMER_POLICY_UPDATE):
+        lifetime = (timesteps or {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME)
+        with self.timed(M.TIMER_POLICY_UPDATE), seeded_global_numpy(self.config.seed, lifetime):
             super().update(batch=batch, timesteps=timesteps, num_epochs=num_epochs,
                            minibatch_size=minibatch_size,
                            shuffle_batch_per_epoch=shuffle_batch_per_epoch,

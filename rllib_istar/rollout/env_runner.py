@@ -11,7 +11,9 @@ envs itself:
 * episodes keep the prompt ids and the generated response ids exactly as
   generated (token in, token out: a response is decoded for the env, never
   re-encoded), the rollout log-probs, group id, trajectory id and outcome;
-* an env that raises drops that trajectory (counted), sampling goes on;
+* an env that raises in ``reset`` or ``step`` drops that trajectory (logged and
+  counted), sampling goes on; a group left with fewer than 2 trajectories is
+  dropped whole (counted), since every estimator compares inside a group;
 * over-long prompts are shortened by the rule in ``rollout/prompt_budget.py``
   and counted.
 
@@ -138,7 +140,9 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             temperature: sampling temperature override; ``explore=False`` means greedy.
 
         Returns:
-            Finished episodes; trajectories whose env raised are dropped and counted.
+            Finished episodes. A trajectory whose env raised in ``reset`` or ``step``
+            is dropped (``num_env_errors``), and so is a group left with fewer than 2
+            trajectories (``num_groups_dropped``, see :meth:`_whole_groups`).
         """
         cfg = self.config
         group_size = group_size or cfg.group_size
@@ -147,7 +151,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             task_seeds = [int(s) for s in self._task_rng.integers(0, 2**31 - 1, size=n)]
         temperature = (cfg.temperature if temperature is None else temperature) if explore else 0.0
         t0 = time.perf_counter()
-        trajs = self._reset_groups(task_seeds, group_size)
+        trajs, groups = self._reset_groups(task_seeds, group_size)
         gen_time, gen_tokens, env_time = 0.0, 0, 0.0
         for _ in range(cfg.max_episode_steps):
             live = [tr for tr in trajs if not tr.done]
@@ -173,15 +177,54 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
                 if not tr.done:
                     tr.episode.is_truncated, tr.done = True, True
         episodes = [self._finish(tr) for tr in trajs if not tr.failed]
-        self._log_sample_metrics(episodes, len(trajs) - len(episodes), gen_tokens, gen_time,
+        episodes, groups_dropped = self._whole_groups(episodes, groups, group_size)
+        self._log_sample_metrics(episodes, groups_dropped, gen_tokens, gen_time,
                                  env_time, time.perf_counter() - t0)
         return episodes
 
-    def _reset_groups(self, task_seeds: List[int], group_size: int) -> List[_Trajectory]:
-        trajs = []
+    def _whole_groups(self, episodes: List[SingleAgentEpisode], groups: Dict[str, int],
+                      group_size: int):
+        """Drop every group that env errors left with fewer than 2 trajectories.
+
+        Every estimator compares trajectories inside a group (RLOO's leave-one-out,
+        GRPO's z-score, the PRM's preference pairs); a lone survivor would get a
+        zero advantage and no pairs while still costing learner time, so it is
+        dropped with its group. A group with >= 2 survivors is kept at its smaller
+        size: the estimators use each group's own size (``core/advantages.py``
+        counts per segment). With ``group_size=1`` (evaluation) a singleton is
+        what was asked for and is kept.
+
+        Args:
+            episodes: the finished, non-failed episodes.
+            groups: ``{group id: task seed}`` of every group sampled, including
+                groups whose every trajectory failed.
+
+        Returns:
+            ``(kept episodes, number of groups dropped)``.
+        """
+        need = min(2, group_size)
+        members: Dict[str, List[SingleAgentEpisode]] = {g: [] for g in groups}
+        for ep in episodes:
+            members[ep.custom_data[C.GROUP_ID]].append(ep)
+        kept, dropped = [], 0
+        for group_id, eps in members.items():
+            if len(eps) >= need:
+                kept.extend(eps)
+                continue
+            dropped += 1
+            logger.warning("env %s, task seed %s: group dropped, %d of %d trajectories "
+                           "survived env errors (a group needs %d to compare)",
+                           self.config.env, groups[group_id], len(eps), group_size, need)
+        return kept, dropped
+
+    def _reset_groups(self, task_seeds: List[int], group_size: int):
+        """Reset ``group_size`` envs per task seed; returns ``(trajectories,
+        {group id: task seed})``. An env whose reset raises is dropped (counted)."""
+        trajs, groups = [], {}
         slot = 0
         for seed in task_seeds:
             group_id = uuid.uuid4().hex
+            groups[group_id] = seed
             for _ in range(group_size):
                 episode = SingleAgentEpisode()
                 episode.custom_data.update({C.GROUP_ID: group_id, C.TRAJ_ID: episode.id_,
@@ -191,12 +234,12 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
                     env = self._pooled_env(this_slot)
                     obs, info = env.reset(seed=seed)
                 except Exception as e:  # an env that cannot reset is dropped, like a crash
-                    self._count_env_error(e)
+                    self._count_env_error(e, seed, "reset")
                     self._env_pool[this_slot] = None  # rebuilt on next use
                     continue
                 episode.add_env_reset(observation=obs, infos=info)
                 trajs.append(_Trajectory(env, episode, obs))
-        return trajs
+        return trajs, groups
 
     def _pooled_env(self, slot: int):
         while len(self._env_pool) <= slot:
@@ -210,7 +253,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         try:
             obs, reward, terminated, truncated, info = tr.env.step(text)
         except Exception as e:
-            self._count_env_error(e)
+            self._count_env_error(e, tr.episode.custom_data[C.TASK_SEED], "step")
             tr.failed = tr.done = True
             self._env_pool[self._env_pool.index(tr.env)] = None  # a crashed env is not reused
             return
@@ -238,11 +281,15 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         ep.custom_data.update({C.OUTCOME: outcome, C.WON: won, C.NUM_INVALID: tr.num_invalid})
         return ep
 
-    def _count_env_error(self, err: Exception) -> None:
-        logger.warning("env %s raised %r; trajectory dropped", self.config.env, err)
+    def _count_env_error(self, err: Exception, task_seed: int, where: str) -> None:
+        """Log (one warning per error) and count an env error; the trajectory is dropped."""
+        first_line = next(iter(str(err).splitlines()), "")
+        logger.warning("env %s, task seed %s: %s raised %s: %s; trajectory dropped",
+                       self.config.env, task_seed, where, type(err).__name__, first_line)
         self.metrics.log_value(M.ENV_ERRORS, 1, reduce="sum")
 
-    def _log_sample_metrics(self, episodes, dropped, gen_tokens, gen_time, env_time, total):
+    def _log_sample_metrics(self, episodes, groups_dropped, gen_tokens, gen_time, env_time,
+                            total):
         steps = sum(len(e) for e in episodes)
         self.num_env_steps_sampled_lifetime += steps
         log = self.metrics.log_value
@@ -251,6 +298,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         log(NUM_EPISODES, len(episodes), reduce="sum")
         log(NUM_EPISODES_LIFETIME, len(episodes), reduce="lifetime_sum")
         log(M.ENV_ERRORS, 0, reduce="sum")
+        log(M.GROUPS_DROPPED, groups_dropped, reduce="sum")
         log(M.GENERATED_TOKENS, gen_tokens, reduce="sum")
         log(M.GENERATION_TIME_S, gen_time, reduce="sum")
         log(M.ENV_TIME_S, env_time, reduce="sum")

@@ -33,8 +33,8 @@ def test_training_setter_rejects_unknown_keyword_with_hint():
 
 @pytest.mark.parametrize("key,value,expected", [
     ("group_size", "eight", "group_size must be int"),
-    ("prm_beta", -0.1, "prm_beta=-0.1 must be >= 0.0"),
-    ("step_advantage_weight", -1.0, "step_advantage_weight=-1.0 must be >= 0.0"),
+    ("prm_beta", -0.1, "prm_beta=-0.1 must be > 0"),
+    ("step_advantage_weight", -1.0, "step_advantage_weight=-1.0 must be >= 0"),
     ("advantage_estimator", "grpoo", "choose one of"),
     ("prm_update", "later", "prm_update='later' is not valid"),
     ("trust_remote_code", "yes", "trust_remote_code must be bool"),

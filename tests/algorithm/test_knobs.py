@@ -70,5 +70,8 @@ def test_each_bound_is_stated_once_on_its_knob(name, value, message):
 def test_bounds_accept_their_edges():
     assert KNOBS_BY_NAME["group_size"].bound_error(2) is None
     assert KNOBS_BY_NAME["top_p"].bound_error(1.0) is None
-    assert KNOBS_BY_NAME["prm_beta"].bound_error(0.0) is None
+    assert KNOBS_BY_NAME["prm_beta"].bound_error(1e-9) is None
+    assert KNOBS_BY_NAME["clip_low"].bound_error(0.0) is None
+    assert KNOBS_BY_NAME["clip_low"].bound_error(0.999) is None
+    assert KNOBS_BY_NAME["gigpo_gamma"].bound_error(1.0) is None
     assert KNOBS_BY_NAME["prm_grad_clip"].bound_error(None) is None

@@ -53,7 +53,7 @@ def test_good_file_validates_and_reads_1e_minus_4_as_a_float(tmp_path):
     (GOOD + "    checkpoint_frequency: 4\n", ["exp.yaml:9:", "put it under checkpoint_config"]),
     # wrong types
     (GOOD + "    prm_beta: high\n", ["exp.yaml:9:", "prm_beta must be a number", "'high'"]),
-    (GOOD.replace("lr: 1e-4", "lr: fast"), ["exp.yaml:8:", "lr must be a number", "'fast'"]),
+    (GOOD.replace("lr: 1e-4", "lr: fast"), ["exp.yaml:8:", "lr must be int or float or list (valid range > 0)", "'fast'"]),
     (GOOD + "    advantage_estimator: istar_rlo\n", ["exp.yaml:9:", "did you mean 'istar_rloo'"]),
     (GOOD.replace("training_iteration: 1", "training_iteration: soon"),
      ["exp.yaml:5:", "stop value for 'training_iteration' must be a number"]),
@@ -88,7 +88,7 @@ def test_bad_file_gives_one_line_naming_the_place(tmp_path, text, needles):
     (["train", "file", "{yaml}", "--config", '{"lrr": 0.1}'],
      ["--config:", "unknown config key 'lrr'", "did you mean 'lr'"]),
     (["train", "file", "{yaml}", "--stop", "[1]"], ["--stop: expected a mapping"]),
-    (["train", "--env", "rllib_istar/Nope-v0"], ["--env:", "unknown env 'rllib_istar/Nope-v0'"]),
+    (["train", "--env", "rllib_istar/Nope-v0"], ["--env:", "unknown env 'rllib_istar/Nope-v0'", "--import MODULE"]),
     (["train", "--algo", "Star", "--env", "rllib_istar/KeyCorridor-v0"],
      ["--algo:", "unknown algorithm 'Star'"]),
     (["train", "--env", "rllib_istar/KeyCorridor-v0", "--resume"], ["--resume without a file needs --name"]),

@@ -15,7 +15,8 @@ RESULT = {"training_iteration": 3, "time_this_iter_s": 0.84,
 def _trial(status="TERMINATED", done=True, tid="abc_00000"):
     return SimpleNamespace(trial_id=tid, status=status, experiment_dir_name="exp",
                            last_result={"training_iteration": 3, "done": done},
-                           checkpoint=None, local_path="/nonexistent", evaluated_params={})
+                           checkpoint=None, evaluated_params={},
+                           storage=SimpleNamespace(trial_dir_name=f"IStar_{tid}"))
 
 
 def test_progress_line_has_every_column_and_dashes_without_a_prm():
@@ -49,12 +50,17 @@ def test_final_line_averages_the_last_ten_iterations():
 
 def test_exit_codes_done_failed_and_interrupted():
     out = io.StringIO()
-    assert _exit_code([_trial()], out, "") == 0
-    assert _exit_code([_trial(), _trial("ERROR", False)], out, "") == 1
-    assert "failed" in out.getvalue()
+    dirs = {"exp": "/nonexistent/exp"}
+    assert _exit_code([_trial()], out, "", dirs) == 0
+    assert _exit_code([_trial(), _trial("ERROR", False)], out, "rllib train file x.yaml --resume",
+                      dirs) == 1
+    text = out.getvalue()
+    assert "trial abc_00000 failed: no error.txt ... see the trial folder (traceback: " \
+           "/nonexistent/exp/IStar_abc_00000/error.txt)" in text
+    assert "retry from the last checkpoint with: rllib train file x.yaml --resume" in text
     out = io.StringIO()
     # Tune reports TERMINATED after Ctrl+C too; without "done" the run is unfinished
-    assert _exit_code([_trial(done=False)], out, "rllib train file x.yaml --resume") == 130
+    assert _exit_code([_trial(done=False)], out, "rllib train file x.yaml --resume", dirs) == 130
     assert out.getvalue().strip().endswith("continue with: rllib train file x.yaml --resume")
 
 

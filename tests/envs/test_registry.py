@@ -22,21 +22,11 @@ from rllib_istar.envs import (
     register_text_env,
     registered_env_ids,
 )
-from rllib_istar.envs import registry as reg
 
 HAS_SOKOBAN = importlib.util.find_spec("gym_sokoban") is not None
 needs_sokoban = pytest.mark.skipif(not HAS_SOKOBAN, reason="needs the sokoban extra")
 
 
-@pytest.fixture
-def scratch_ids():
-    """Remove the ids a test registers, from every registry it touched."""
-    ids: list[str] = []
-    yield ids
-    for env_id in ids:
-        reg._REGISTRY.pop(env_id, None)
-        gymnasium.registry.pop(env_id, None)
-        reg._RLLIB_REGISTERED.discard(env_id)
 
 
 def test_builtin_ids():

@@ -1,0 +1,20 @@
+"""docs/KNOBS.md is the generated knob table (regenerate:
+``python -m rllib_istar.algorithm.knob_table > docs/KNOBS.md``)."""
+from pathlib import Path
+
+from rllib_istar.algorithm import knob_table
+from rllib_istar.algorithm.knobs import KNOBS, RLLIB_KNOBS
+
+
+def test_docs_knobs_md_is_the_generated_table():
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "KNOBS.md").read_text()
+    assert committed == knob_table.render(), "regenerate docs/KNOBS.md (see this module)"
+
+
+def test_the_table_has_one_row_per_knob_with_its_range():
+    text = knob_table.render()
+    for knob in [*KNOBS, *(k for k, _ in RLLIB_KNOBS.values())]:
+        (row,) = [ln for ln in text.splitlines() if ln.startswith(f"| `{knob.name}` |")]
+        assert (knob.valid_range() or knob.valid or "one of" or "any") in row or "any" in row
+    assert "| `lr` | rllib | number or list | > 0 | `1e-06` |" in text
+    assert "| `clip_low` | policy | number | [0, 1) | `0.2` |" in text
