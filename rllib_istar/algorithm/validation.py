@@ -147,10 +147,7 @@ def _check_against_env(config, fail: Fail) -> None:
 def _env_max_steps(env_id: str, env_config: dict):
     """The ``max_steps`` a registered TextEnv class resolves ``env_config`` to, without
     building the env; None for a creator callable."""
-    from rllib_istar.envs import registry
-    from rllib_istar.envs.base import TextEnv
+    from rllib_istar.envs.registry import text_env_class
 
-    factory = registry._resolve(registry._REGISTRY[env_id][0])
-    if not (isinstance(factory, type) and issubclass(factory, TextEnv)):
-        return None
-    return int(factory.resolve_config(env_config)["max_steps"])
+    env_cls = text_env_class(env_id)
+    return None if env_cls is None else int(env_cls.resolve_config(env_config)["max_steps"])

@@ -105,20 +105,13 @@ def _latest_state(experiment_dir: str) -> str:
     return states[-1]
 
 
-def _lookup(result: Dict[str, Any], key: str):
-    value: Any = result
-    for part in key.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def _stop_met(result: Dict[str, Any], stop: Dict[str, float]) -> bool:
     """Tune's rule: a trial stops once any criterion's value reaches its threshold."""
+    from rllib_istar.cli.progress import lookup  # imports ray.tune: not at CLI start-up
+
     for key, threshold in stop.items():
-        value = _lookup(result, key)
-        if isinstance(value, (int, float)) and value >= threshold:
+        value = lookup(result, key)
+        if value is not None and value >= threshold:
             return True
     return False
 

@@ -161,13 +161,20 @@ def make_text_env(env_id: str, env_config: dict | None = None) -> TextEnv:
     return env
 
 
+def text_env_class(env_id: str) -> type | None:
+    """The TextEnv subclass registered under ``env_id``, or None for a creator callable
+    (read without building an env)."""
+    factory = _resolve(_REGISTRY[env_id][0])
+    return factory if isinstance(factory, type) and issubclass(factory, TextEnv) else None
+
+
 def _env_vocabulary(env_id: str) -> list[str]:
-    factory, vocab = _REGISTRY[env_id]
+    vocab = _REGISTRY[env_id][1]
     if vocab is not None:
         return vocab
-    factory = _resolve(factory)
-    if isinstance(factory, type) and issubclass(factory, TextEnv):
-        return factory.vocabulary()
+    env_cls = text_env_class(env_id)
+    if env_cls is not None:
+        return env_cls.vocabulary()
     try:
         env = make_text_env(env_id)
     except Exception as exc:

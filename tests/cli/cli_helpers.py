@@ -47,6 +47,15 @@ def run_module(argv, timeout=300, **kwargs):
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+def one_line_error(code, err, prefix="rllib: error: "):
+    """The single line of a bad-input exit (code 2), which starts with ``prefix``."""
+    assert code == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(prefix), err
+    return lines[0]
+
+
 def write_yaml(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

@@ -5,7 +5,7 @@ All of these fail before Ray starts, so they run in-process in well under a seco
 import os
 
 import pytest
-from cli_helpers import run_cli, write_yaml
+from cli_helpers import one_line_error, run_cli, write_yaml
 
 GOOD = """\
 exp:
@@ -17,14 +17,6 @@ exp:
     max_new_tokens: 2
     lr: 1e-4
 """
-
-
-def _one_line_error(code, err):
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rllib: error: ")
-    return lines[0]
 
 
 def _train(tmp_path, text, *extra):
@@ -77,7 +69,7 @@ def test_good_file_validates_and_reads_1e_minus_4_as_a_float(tmp_path):
 ])
 def test_bad_file_gives_one_line_naming_the_place(tmp_path, text, needles):
     code, _, err, _ = _train(tmp_path, text)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     for needle in needles:
         assert needle in line, line
 
@@ -101,7 +93,7 @@ def test_bad_flags_give_one_line(tmp_path, argv, needles):
     yaml_path = write_yaml(tmp_path / "exp.yaml", GOOD)
     argv = [a.replace("{yaml}", str(yaml_path)).replace("{tmp}", str(tmp_path)) for a in argv]
     code, _, err = run_cli(argv + (["--dry-run"] if argv[0] == "train" else []))
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     for needle in needles:
         assert needle in line, line
 
@@ -112,10 +104,10 @@ def test_existing_run_is_never_overwritten_and_resume_needs_a_saved_run(tmp_path
     marker = exp_dir / "trial" / "checkpoint_000000" / "algorithm_state.pkl"
     marker.write_bytes(b"keep me")
     code, _, err, _ = _train(tmp_path, GOOD)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert str(exp_dir) in line and "--resume" in line and "--name" in line
     code, _, err, _ = _train(tmp_path, GOOD, "--resume")
-    assert "no saved run" in _one_line_error(code, err)
+    assert "no saved run" in one_line_error(code, err)
     assert marker.read_bytes() == b"keep me"
     code, out, err, _ = _train(tmp_path, GOOD, "--name", "exp2")
     assert code == 0 and out.startswith("ok: exp2"), err

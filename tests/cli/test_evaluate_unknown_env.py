@@ -12,19 +12,11 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import one_line_error, run_cli
 
 from rllib_istar.envs import registry as reg
 
 MODULE_ID = "evalecho"  # never registered in the test process except through the module
-
-
-def _one_line_error(code, err):
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rllib: error: ")
-    return lines[0]
 
 
 def _fake_checkpoint(folder, config):
@@ -48,7 +40,7 @@ def _write_env_module(folder, name, env_id, echo_env_source):
 
 def test_a_checkpoint_of_an_unregistered_env_asks_for_import(tmp_path):
     ckpt = _fake_checkpoint(tmp_path, {"env": "me/NotImported-v0", "env_config": {}})
-    line = _one_line_error(*run_cli(["evaluate", ckpt])[::2])
+    line = one_line_error(*run_cli(["evaluate", ckpt])[::2])
     for needle in ("the checkpoint's env 'me/NotImported-v0' is not registered",
                    "pass --import MODULE", "register_text_env('me/NotImported-v0', ...)",
                    "rllib_istar/KeyCorridor-v0"):
@@ -57,9 +49,9 @@ def test_a_checkpoint_of_an_unregistered_env_asks_for_import(tmp_path):
 
 def test_an_unknown_env_flag_asks_for_import(tmp_path):
     ckpt = _fake_checkpoint(tmp_path, {"env": "rllib_istar/KeyCorridor-v0"})
-    line = _one_line_error(*run_cli(["evaluate", ckpt, "--env", "me/Nope-v0"])[::2])
+    line = one_line_error(*run_cli(["evaluate", ckpt, "--env", "me/Nope-v0"])[::2])
     assert "--env: unknown env 'me/Nope-v0'" in line and "pass --import MODULE" in line, line
-    line = _one_line_error(*run_cli(["evaluate", ckpt, "--env", "rllib_istar/KeyCoridor-v0"])[::2])
+    line = one_line_error(*run_cli(["evaluate", ckpt, "--env", "rllib_istar/KeyCoridor-v0"])[::2])
     assert "did you mean 'rllib_istar/KeyCorridor-v0'" in line, line
 
 
@@ -72,7 +64,7 @@ def test_a_config_naming_a_module_not_imported_asks_for_import(tmp_path, monkeyp
     ckpt = _fake_checkpoint(tmp_path / "run", config)
     monkeypatch.delitem(sys.modules, "vanishing_envs")
     (tmp_path / "vanishing_envs.py").unlink()
-    line = _one_line_error(*run_cli(["evaluate", ckpt])[::2])
+    line = one_line_error(*run_cli(["evaluate", ckpt])[::2])
     assert "No module named 'vanishing_envs'" in line and "--import MODULE" in line, line
 
 
@@ -134,7 +126,7 @@ def test_a_real_checkpoint_of_a_user_env_needs_import(tmp_path, build, scratch_i
                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
     proc = evaluate()
-    line = _one_line_error(proc.returncode, proc.stderr)
+    line = one_line_error(proc.returncode, proc.stderr)
     assert f"the checkpoint's env {env_id!r} is not registered" in line, line
     assert "pass --import MODULE" in line, line
     proc = evaluate("--import", "evalecho_envs")

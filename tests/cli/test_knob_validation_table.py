@@ -7,7 +7,7 @@ without editing this file; ``test_every_knob_is_walked`` fails if one is skipped
 import json
 
 import pytest
-from cli_helpers import run_cli, write_yaml
+from cli_helpers import one_line_error, run_cli, write_yaml
 
 from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS, RLLIB_KNOBS, RLLIB_UNUSED
 from rllib_istar.messages import ALIASES
@@ -63,10 +63,7 @@ def _dry_run(tmp_path, overrides):
 
 
 def _one_line(code, err):
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("rllib: error: --config: "), err
-    return lines[0]
+    return one_line_error(code, err, prefix="rllib: error: --config: ")
 
 
 def test_every_knob_is_walked():
