@@ -41,6 +41,7 @@ RATIO_MEAN = "ratio_mean"
 RATIO_MAX = "ratio_max"
 APPROX_KL = "approx_kl"
 NUM_UNITS = "num_units"
+NUM_POLICY_MICROBATCHES = "num_policy_microbatches"  # policy_microbatch_tokens set
 KL_REF = "kl_ref"
 ENTROPY = "entropy"
 LOGP_GAP = "rollout_learner_logp_gap"         # mean |rollout logp - learner logp| per token

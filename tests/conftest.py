@@ -49,6 +49,9 @@ def _seed_torch():
     torch.manual_seed(0)
     torch.set_num_threads(2)
     yield
+    # building a module flushes denormals process-wide (IStarConfig.flush_denormal);
+    # later tests (hypothesis' subnormal floats) need IEEE floats back
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture(scope="session")

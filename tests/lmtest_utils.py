@@ -34,3 +34,13 @@ def right_pad(rows, pad_id=0):
         ids[i, :len(r)] = torch.tensor(r)
         mask[i, :len(r)] = 1
     return ids, mask
+
+
+def bpe_model_path(**spec):
+    """The tiny byte-level BPE model (``lm/tiny_bpe.py``) over every registered env's
+    vocabulary, built once per test session (the cache is conftest's per-session one);
+    ``spec``: ``tiny_bpe_model_path`` keywords (arch, hidden_size, num_layers, ...)."""
+    from rllib_istar.envs import all_vocabulary
+    from rllib_istar.lm.tiny_bpe import tiny_bpe_model_path
+
+    return tiny_bpe_model_path(all_vocabulary(), **spec)

@@ -5,7 +5,8 @@ The weights come from the learner group (works with local and remote learners),
 are loaded into freshly built modules of the same spec, and written with
 ``save_pretrained(safe_serialization=True)`` together with the tokenizer. A
 LoRA PRM is written as a peft adapter folder (``adapter_config.json`` +
-``adapter_model.safetensors``) over the base checkpoint it names.
+``adapter_model.safetensors``) over the base checkpoint it names; a LoRA policy
+is merged into its base first, so the policy folder is always a plain model.
 """
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def export_hf(algo, out_dir: str, include_prm: bool = True) -> Dict[str, str]:
         module = specs[module_id].build()
         module.set_state(state)
         folder = os.path.join(out_dir, "policy" if module_id == POLICY_ID else "prm")
-        module.lm.save_pretrained(folder, safe_serialization=True)
+        lm = module.lm
+        if module_id == POLICY_ID and hasattr(lm, "merge_and_unload"):  # policy_mode: lora
+            lm = lm.merge_and_unload()
+        lm.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
         written[module_id] = folder
     return written

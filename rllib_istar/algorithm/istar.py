@@ -129,7 +129,8 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
             prm=self.uses_prm, prm_mode=self.prm_mode, prm_model_path=self.prm_init,
             lora_rank=self.lora_rank, lora_alpha=self.lora_alpha,
             trust_remote_code=self.trust_remote_code, compute_entropy=self.entropy_coef > 0,
-            gradient_checkpointing=self.gradient_checkpointing)
+            gradient_checkpointing=self.gradient_checkpointing, policy_mode=self.policy_mode,
+            autocast_dtype=self.autocast_dtype, flush_denormal=self.flush_denormal)
 
     def policy_module_spec(self):
         return self.module_specs()[POLICY_ID]

@@ -113,15 +113,24 @@ class IStarKnobs:
 
     # ---- model ------------------------------------------------------------------
     model_path: str = Knob(
-        "tiny", "Policy checkpoint: a local Hugging Face folder, or 'tiny' (a random tiny LM "
-        "+ word-level tokenizer built offline over the registered envs' vocabulary; "
-        "'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size). OURS.", section="model",
-        valid="'tiny', 'tiny:<arch>:<hidden>:<layers>' or an existing local folder")
+        "tiny", "Policy checkpoint: a local Hugging Face folder (or one holding a single "
+        ".gguf), a named pretrained model made by `rllib fetch-model` (smollm2-135m-instruct), "
+        "'tiny' (a random tiny LM + word-level tokenizer built offline over the registered "
+        "envs' vocabulary; 'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size) or "
+        "'tiny-bpe' (a tiny LM with a byte-level BPE tokenizer and a chat template). OURS.",
+        section="model", valid="'tiny', 'tiny:<arch>:<hidden>:<layers>', 'tiny-bpe', a "
+        "fetched model name or an existing local folder")
     format_warmup_steps: int = Knob(
         0, "If > 0, first fine-tune model_path for this many steps on uniformly random "
         "admissible actions of the env (teaches the action format, not the task; "
         "rllib_istar/algorithm/warmup.py), cached, and train from that. For tiny models that "
         "start from random weights. OURS.", minimum=0, section="model")
+    format_warmup_lr: float = Knob(
+        3e-3, "AdamW learning rate of the format warm-up (full fine-tune). 3e-3 suits the tiny "
+        "random models; a pretrained model needs far less (1e-4 for SmolLM2-135M). OURS.",
+        minimum=0.0, exclusive_minimum=True, section="model")
+    format_warmup_batch_size: int = Knob(
+        32, "Examples per format warm-up step. OURS.", minimum=1, section="model")
     model_dtype: str = Knob("float32", "Weights dtype of policy and PRM. OURS.",
                             choices=DTYPES, section="model")
     trust_remote_code: bool = Knob(False, "Passed to transformers when loading; off unless "
@@ -129,14 +138,32 @@ class IStarKnobs:
     prm_init: Optional[str] = Knob(None, "PRM initial weights: null = the policy checkpoint "
                                    "(ALG 'Models', paper), or a local HF folder.", section="model",
                                    valid="null or an existing local folder")
+    policy_mode: str = Knob(
+        "full", "'full': every policy weight trains; 'lora': a LoRA adapter over the frozen "
+        "base (lora_rank, lora_alpha; needs the 'lora' extra): weight sync and checkpoints "
+        "carry only the adapter, the export merges it. OURS.", choices=PRM_MODES,
+        section="model")
+    autocast_dtype: Optional[str] = Knob(
+        None, "Mixed precision for every forward pass of policy and PRM (rollout and learner): "
+        "'bfloat16' or 'float16' under torch.autocast with float32 master weights and "
+        "optimizer state (set model_dtype float32). null = none. On a CPU with AMX-bf16, "
+        "bfloat16 roughly halves the step time; the rollout/learner log-prob gap then grows "
+        "from ~1e-6 to ~1e-2. Pure bf16 weights (model_dtype bfloat16) lose most small "
+        "updates to rounding. OURS.", choices=(None, "bfloat16", "float16"), section="model")
+    flush_denormal: bool = Knob(
+        True, "On CPU, building a policy or PRM module calls torch.set_flush_denormal(True) "
+        "for its process (denormal floats count as 0): the backward pass of a 49k-vocabulary "
+        "softmax ran ~3x slower without it (SmolLM2, docs/BENCHMARKS.md). It is process-wide "
+        "(it also affects other float code in that process); false leaves the float mode "
+        "alone. OURS.", section="model")
     prm_mode: str = Knob(
         "full", "'full': the PRM is a separate trainable copy (paper); 'lora': a LoRA adapter "
         "over a frozen copy of the base (saves optimizer memory; needs the 'lora' extra); "
         "'none': no PRM (only valid with an outcome-only estimator).",
         choices=PRM_MODES + ("none",), section="model")
-    lora_rank: int = Knob(8, "LoRA rank of the PRM adapter (prm_mode: lora). OURS.",
+    lora_rank: int = Knob(8, "LoRA rank of the adapters (policy_mode / prm_mode lora). OURS.",
                           minimum=1, section="model")
-    lora_alpha: int = Knob(16, "LoRA alpha of the PRM adapter. OURS.", minimum=1,
+    lora_alpha: int = Knob(16, "LoRA alpha of the adapters. OURS.", minimum=1,
                            section="model")
     # ---- rollout ----------------------------------------------------------------
     group_size: int = Knob(
@@ -150,6 +177,16 @@ class IStarKnobs:
                                minimum=0, section="rollout")
     max_new_tokens: int = Knob(8, "Response token budget per step. REF: 512.", minimum=1,
                                section="rollout")
+    response_prefix: Optional[str] = Knob(
+        None, "Text appended to every prompt after the chat template's assistant header, e.g. "
+        "'<action>': the model continues it, and the env parses prefix + response. Its tokens "
+        "belong to the prompt, not the response: they get no log-prob, no ratio and no "
+        "gradient, and every log-prob is conditioned on them. Helps small real models emit "
+        "the action format. OURS.", section="rollout")
+    stop_strings: Optional[list] = Knob(
+        None, "Strings that end a response (the token completing one is kept, nothing after), "
+        "besides EOS, e.g. ['</action>']. OURS.", section="rollout",
+        valid="null or a list of non-empty strings")
     max_prompt_length: int = Knob(
         512, "Prompt token budget; longer prompts drop the oldest history pairs, then keep the "
         "last max_prompt_length tokens (counted in env_runners/num_history_pairs_dropped and "
@@ -250,6 +287,11 @@ class IStarKnobs:
     gradient_checkpointing: bool = Knob(
         False, "Recompute activations in the backward pass of policy and PRM (less memory, "
         "more compute). OURS.", section="policy")
+    policy_microbatch_tokens: Optional[int] = Knob(
+        None, "Token budget (rows x padded width) of one forward/backward pass of the policy "
+        "update: each minibatch is split into micro-batches of at most this many tokens, "
+        "with exact gradient accumulation (one optimizer step per minibatch, as without it). "
+        "null = the whole minibatch in one pass. OURS.", minimum=1, section="policy")
     microbatch_size: int = Knob(
         16, "Rows per forward pass in the no-grad passes and the PRM update (bounds memory; "
         "gradients are accumulated exactly). OURS.", minimum=1, section="policy")

@@ -112,12 +112,33 @@ def check_settings(config, fail: Fail) -> None:
         fail(f"num_env_runners={config.num_env_runners} > num_groups={config.num_groups}: "
              "each env runner samples whole groups; lower num_env_runners or raise num_groups")
     _check_against_env(config, fail)
+    _check_precision_and_text(config, fail)
     if config.generation_backend == "vllm":
         import importlib.util
 
         if importlib.util.find_spec("vllm") is None:
             fail("generation_backend 'vllm' needs vLLM: pip install 'rllib_istar[vllm]' on a "
                  "GPU machine, or use 'hf'")
+
+
+def _check_precision_and_text(config, fail: Fail) -> None:
+    """stop_strings / response_prefix shapes, autocast over float32 weights, LoRA deps."""
+    stops = config.stop_strings
+    if stops is not None and (not stops or not all(isinstance(x, str) and x for x in stops)):
+        fail(f"stop_strings must be null or a list of non-empty strings, got {stops!r}")
+    if config.response_prefix is not None and not config.response_prefix:
+        fail("response_prefix is the empty string; set null for none")
+    if config.autocast_dtype and config.model_dtype != "float32":
+        fail(f"autocast_dtype={config.autocast_dtype!r} needs float32 master weights, but "
+             f"model_dtype={config.model_dtype!r}; set model_dtype: float32")
+    if config.policy_mode == "lora" and config.generation_backend == "vllm":
+        fail("policy_mode 'lora' with generation_backend 'vllm' is not supported (vLLM "
+             "would need the merged weights each sync); use policy_mode: full or backend 'hf'")
+    if "lora" in (config.policy_mode, config.prm_mode):
+        import importlib.util
+
+        if importlib.util.find_spec("peft") is None:
+            fail("policy_mode/prm_mode 'lora' needs peft: pip install 'rllib_istar[lora]'")
 
 
 def _check_against_env(config, fail: Fail) -> None:

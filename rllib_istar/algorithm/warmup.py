@@ -15,6 +15,7 @@ Hugging Face folder.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,20 @@ def format_response(action: str, action_format: str) -> str:
     return action
 
 
+def response_after_prefix(response: str, response_prefix: Optional[str]) -> str:
+    """The part of ``response`` the model generates when the prompt ends with
+    ``response_prefix``: the text after the prefix's first occurrence (the prefix
+    must occur in the formatted response)."""
+    if not response_prefix:
+        return response
+    at = response.find(response_prefix)
+    if at < 0:
+        raise ValueError(f"response_prefix {response_prefix!r} does not occur in the warm-up's "
+                         f"response {response!r}; make the prefix a start of the action format "
+                         "(e.g. '<think> </think> <action>' for 'tags')")
+    return response[at + len(response_prefix):]
+
+
 def _prompt_fingerprint(env_id: str, env_config: Optional[dict]) -> list:
     """A few rendered prompts: a change to the env's template invalidates the cache."""
     from rllib_istar.envs import make_text_env
@@ -49,17 +64,26 @@ def _prompt_fingerprint(env_id: str, env_config: Optional[dict]) -> list:
 
 
 def warmup_model_path(base_path: str, env_id: str, env_config: Optional[dict], steps: int,
-                      seed: int, history_length: int, max_prompt_length: int) -> str:
+                      seed: int, history_length: int, max_prompt_length: int,
+                      response_prefix: Optional[str] = None, lr: float = 3e-3,
+                      batch_size: int = 32, autocast_dtype: Optional[str] = None) -> str:
     """Cache folder of the warmed model (deterministic in every argument and in the
     env's rendered prompts)."""
-    key = json.dumps([os.path.abspath(base_path), env_id, env_config or {}, steps, seed,
-                      history_length, max_prompt_length, _prompt_fingerprint(env_id, env_config),
-                      "v1"], sort_keys=True, default=str)
+    parts = [os.path.abspath(base_path), env_id, env_config or {}, steps, seed,
+             history_length, max_prompt_length, _prompt_fingerprint(env_id, env_config), "v1"]
+    defaults = {"response_prefix": None, "lr": 3e-3, "batch_size": 32, "autocast_dtype": None}
+    extra = {k: v for k, v in (("response_prefix", response_prefix), ("lr", lr),
+                               ("batch_size", batch_size), ("autocast_dtype", autocast_dtype))
+             if v != defaults[k]}
+    if extra:  # appended only when set: earlier caches keep their names
+        parts.append(extra)
+    key = json.dumps(parts, sort_keys=True, default=str)
     return os.path.join(cache_root(), WARMUP_DIR, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
 def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Random,
-             history_length: int, max_prompt_length: int, action_format: str, tokenizer):
+             history_length: int, max_prompt_length: int, action_format: str, tokenizer,
+             response_prefix: Optional[str] = None):
     from rllib_istar.rollout.prompt_budget import build_prompt
 
     examples = []
@@ -70,8 +94,9 @@ def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Ra
             prompt = build_prompt(env.render_prompt, encode, obs, history, history_length,
                                   max_prompt_length)
             action = rng.choice(env.admissible_actions())
-            response = tokenizer.encode(format_response(action, action_format),
-                                        add_special_tokens=False)
+            target = response_after_prefix(format_response(action, action_format),
+                                           response_prefix)
+            response = tokenizer.encode(target, add_special_tokens=False)
             examples.append((prompt.ids, response + ([eos_id] if eos_id is not None else [])))
             next_obs, _, terminated, truncated, _ = env.step(format_response(action, action_format))
             history.append((obs, action))
@@ -81,22 +106,42 @@ def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Ra
 
 def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Optional[dict],
                        steps: int = 200, seed: int = 0, history_length: int = 2,
-                       max_prompt_length: int = 512, batch_size: int = 32, lr: float = 3e-3) -> str:
-    """Fine-tune ``base_path`` on random admissible actions of ``env_id``; save to ``out_dir``."""
+                       max_prompt_length: int = 512, batch_size: int = 32, lr: float = 3e-3,
+                       response_prefix: Optional[str] = None,
+                       autocast_dtype: Optional[str] = None, flush_denormal: bool = True) -> str:
+    """Fine-tune ``base_path`` on random admissible actions of ``env_id``; save to ``out_dir``.
+
+    With ``response_prefix`` the prompts end with the prefix's tokens (as in the env
+    runner) and the targets are the rest of the formatted response. The loss is the
+    mean cross-entropy over response tokens, with the LM head run on the response
+    positions only; ``autocast_dtype`` runs the passes under ``torch.autocast`` (float32
+    weights), as the learner does. ``flush_denormal`` sets the process's float mode as
+    the modules do (``IStarConfig.flush_denormal``), so the cached result does not depend
+    on what ran before in the process."""
     from rllib_istar.envs import make_text_env
-    from rllib_istar.lm.loading import encode_prompt, load_causal_lm, load_tokenizer
+    from rllib_istar.lm.loading import (
+        encode_prompt,
+        load_causal_lm,
+        load_tokenizer,
+        to_torch_dtype,
+    )
+    from rllib_istar.lm.logprobs import compute_token_logprobs
 
     tokenizer = load_tokenizer(base_path)
+    torch.set_flush_denormal(bool(flush_denormal))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = load_causal_lm(base_path, dtype="float32")
         env = make_text_env(env_id, dict(env_config or {}))
         action_format = getattr(env, "action_format", "bare")
         rng = random.Random(seed)
-        data = _collect(env, lambda t: encode_prompt(tokenizer, t), tokenizer.eos_token_id,
-                        steps * batch_size // 4 + batch_size, rng, history_length,
-                        max_prompt_length, action_format, tokenizer)
+        data = _collect(env, lambda t: encode_prompt(tokenizer, t, response_prefix),
+                        tokenizer.eos_token_id, steps * batch_size // 4 + batch_size, rng,
+                        history_length, max_prompt_length, action_format, tokenizer,
+                        response_prefix)
         optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        autocast = (torch.autocast("cpu", dtype=to_torch_dtype(autocast_dtype)) if autocast_dtype
+                    else contextlib.nullcontext())
         model.train()
         for _ in range(steps):
             batch = rng.sample(data, min(batch_size, len(data)))
@@ -108,7 +153,10 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
                 ids[i, : len(p) + len(r)] = torch.tensor(p + r)
                 labels[i, len(p): len(p) + len(r)] = torch.tensor(r)
                 mask[i, : len(p) + len(r)] = 1
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            target = (labels >= 0).float()
+            with autocast:
+                logp = compute_token_logprobs(model, ids, mask, target_mask=target)
+            loss = -(logp * target).sum() / target.sum()
             optim.zero_grad()
             loss.backward()
             optim.step()
@@ -134,7 +182,9 @@ def warmup_path_for(config) -> str:
 
     return warmup_model_path(resolve_model_path(config.model_path), config.env, config.env_config,
                              config.format_warmup_steps, int(config.seed or 0),
-                             config.history_length, config.max_prompt_length)
+                             config.history_length, config.max_prompt_length,
+                             config.response_prefix, config.format_warmup_lr,
+                             config.format_warmup_batch_size, config.autocast_dtype)
 
 
 def prepare_policy_model(config, announce: Optional[Callable[[str], None]] = None) -> str:
@@ -153,4 +203,8 @@ def prepare_policy_model(config, announce: Optional[Callable[[str], None]] = Non
 
     return build_warmup_model(path, resolve_model_path(config.model_path), config.env,
                               config.env_config, config.format_warmup_steps, int(config.seed or 0),
-                              config.history_length, config.max_prompt_length)
+                              config.history_length, config.max_prompt_length,
+                              batch_size=config.format_warmup_batch_size,
+                              lr=config.format_warmup_lr, response_prefix=config.response_prefix,
+                              autocast_dtype=config.autocast_dtype,
+                              flush_denormal=config.flush_denormal)

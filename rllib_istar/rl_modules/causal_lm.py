@@ -11,6 +11,12 @@ module's job on the Learner is teacher-forced per-token log-probs
     temperature: the rollout temperature the log-probs are computed at (default 1.0;
         0 = greedy rollouts, then log-probs are at temperature 1).
     gradient_checkpointing: bool, default False.
+    policy_mode: "full" (default) or "lora": a peft LoRA adapter (lora_rank, lora_alpha)
+        over the frozen base; then ``get_state()`` holds only the adapter tensors (the
+        base is rebuilt from ``model_path``), so weight sync and checkpoints are small.
+    autocast_dtype: None (default), "bfloat16" or "float16": every forward pass of
+        :meth:`token_logprobs` / ``forward_train`` runs under ``torch.autocast`` (the
+        weights stay in ``dtype``, normally float32: fp32 master weights).
     compute_entropy: bool, default False: ``forward_train`` also returns the (N, L)
         predictive entropy (for an entropy bonus).
     role: "policy" (default) or "prm" (read by ``ImplicitPRMRLModule``).
@@ -18,9 +24,15 @@ module's job on the Learner is teacher-forced per-token log-probs
 State (``get_state``) is ``{"lm.<hf name>": CPU tensor in the native dtype}``: no
 numpy, because RLlib's ``convert_to_numpy`` upcasts to float32 and crashes on bf16.
 Tied weights (e.g. ``lm_head.weight`` aliasing the embeddings) appear once.
+
+On CPU, building a module turns on ``torch.set_flush_denormal(True)`` for the
+process (``model_config["flush_denormal"]``, default True): denormal floats in the
+backward pass of a large-vocabulary softmax made a SmolLM2 training step ~3x slower
+(docs/BENCHMARKS.md "Real model on CPU").
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, Collection, Dict, List, Optional, Union
 
@@ -31,8 +43,14 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.annotations import override
 
 from rllib_istar import columns as C
-from rllib_istar.lm.loading import ModelLoadError, load_causal_lm, resolve_model_path
+from rllib_istar.lm.loading import (
+    ModelLoadError,
+    load_causal_lm,
+    resolve_model_path,
+    to_torch_dtype,
+)
 from rllib_istar.lm.logprobs import compute_token_logprobs
+from rllib_istar.rl_modules.lora import wrap_lora
 
 _NO_GENERATION = ("{cls} does not compute actions: generation goes through "
                   "rllib_istar.rollout.generation (make_generator), driven by the env runner")
@@ -79,7 +97,14 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         self.role = cfg.get("role", "policy")
         temperature = float(cfg.get("temperature", 1.0))
         self.temperature = temperature if temperature > 0 else 1.0
+        if cfg.get("flush_denormal", True):
+            torch.set_flush_denormal(True)  # no-op where unsupported; see the module docstring
+        autocast = cfg.get("autocast_dtype")
+        self._autocast_dtype = to_torch_dtype(autocast) if autocast else None
         self.lm = self._build_lm(cfg)
+        # LoRA: the state is the trainable adapter tensors only (names fixed at setup).
+        self._adapter_keys = ({n for n, p in self.named_parameters() if p.requires_grad}
+                              if self._uses_lora(cfg) else None)
         if cfg.get("gradient_checkpointing"):
             # transformers >= 5.2x renamed it; older versions only have the old name.
             kwargs = {"use_reentrant": False}
@@ -88,25 +113,53 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
             else:
                 self.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
+    def _uses_lora(self, cfg: dict) -> bool:
+        return cfg.get("policy_mode", "full") == "lora"
+
     def _build_lm(self, cfg: dict) -> torch.nn.Module:
-        return load_causal_lm(self.model_path, dtype=cfg.get("dtype", "float32"),
+        base = load_causal_lm(self.model_path, dtype=cfg.get("dtype", "float32"),
                               trust_remote_code=bool(cfg.get("trust_remote_code", False)))
+        if not self._uses_lora(cfg):
+            return base
+        return wrap_lora(base, cfg.get("lora_rank", 8), cfg.get("lora_alpha", 16), self.role)
+
+    def autocast(self):
+        """``torch.autocast`` in ``autocast_dtype`` on the model's device, or a no-op."""
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self._autocast_dtype)
 
     # ------------------------------------------------------------------ compute
     def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                       temperature: Optional[float] = None) -> torch.Tensor:
+                       temperature: Optional[float] = None,
+                       response_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(N, L) ids + (N, L) mask (right-padded) -> (N, L) float32 log-probs.
 
         ``out[:, j] = log p(ids[:, j] | ids[:, :j])`` under ``logits / temperature``
         (default: the module's temperature); ``out[:, 0] = 0`` and padding is 0.
+        With ``response_mask`` (N, L), only the response positions are computed (the LM
+        head runs on their hidden states only: a 49k-vocab head over a 150-token prompt
+        is most of a step; ``lm.logprobs.compute_token_logprobs``'s ``target_mask``);
+        every other position is 0.
         Inputs are moved to the model's device.
         """
+        return self._logprobs(input_ids, attention_mask, response_mask, temperature)[0]
+
+    def _logprobs(self, input_ids, attention_mask, response_mask=None, temperature=None,
+                  entropy: bool = False):
+        """``(logp (N, L), entropy (N, L) or None)``; see :meth:`token_logprobs`."""
         dev = self.device
         ids, mask, full = _trim_padding(torch.as_tensor(input_ids).to(dev).long(),
                                         torch.as_tensor(attention_mask).to(dev).long())
-        out = compute_token_logprobs(self.lm, ids, mask,
-                                     self.temperature if temperature is None else temperature)
-        return torch.nn.functional.pad(out, (0, full - out.shape[1]))
+        target = None if response_mask is None else torch.as_tensor(response_mask)[:, :ids.shape[1]]
+        ent: Optional[list] = [] if entropy else None
+        with self.autocast():
+            logp = compute_token_logprobs(self.lm, ids, mask,
+                                          self.temperature if temperature is None else temperature,
+                                          entropy_out=ent, target_mask=target)
+        pad = (0, full - logp.shape[1])
+        return (torch.nn.functional.pad(logp, pad),
+                torch.nn.functional.pad(ent[0], pad) if entropy else None)
 
     @property
     def device(self) -> torch.device:
@@ -115,17 +168,12 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
     @override(TorchRLModule)
     def _forward_train(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
         """``{"logp": (N, L) float32}`` from ``batch["input_ids"]``/``["attention_mask"]``
-        (plus ``"entropy": (N, L)`` when ``compute_entropy`` is set)."""
-        if not self._cfg.get("compute_entropy"):
-            return {C.LOGP: self.token_logprobs(batch[C.INPUT_IDS], batch[C.ATTENTION_MASK])}
-        ent: list = []
-        dev = self.device
-        ids, mask, full = _trim_padding(batch[C.INPUT_IDS].to(dev).long(),
-                                        batch[C.ATTENTION_MASK].to(dev).long())
-        logp = compute_token_logprobs(self.lm, ids, mask, self.temperature, entropy_out=ent)
-        pad = (0, full - logp.shape[1])
-        return {C.LOGP: torch.nn.functional.pad(logp, pad),
-                C.ENTROPY: torch.nn.functional.pad(ent[0], pad)}
+        (plus ``"entropy": (N, L)`` when ``compute_entropy`` is set); a
+        ``batch["response_mask"]`` limits the LM head to the response positions."""
+        logp, ent = self._logprobs(batch[C.INPUT_IDS], batch[C.ATTENTION_MASK],
+                                   batch.get(C.RESPONSE_MASK),
+                                   entropy=bool(self._cfg.get("compute_entropy")))
+        return {C.LOGP: logp} if ent is None else {C.LOGP: logp, C.ENTROPY: ent}
 
     @override(TorchRLModule)
     def _forward_inference(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
@@ -152,8 +200,8 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         return aliases
 
     def _state_keys_filter(self, key: str) -> bool:
-        """Which params belong to the full (non-inference-only) state. Default: all."""
-        return True
+        """Which params belong to the state: all, or the adapter tensors under LoRA."""
+        return self._adapter_keys is None or key in self._adapter_keys
 
     @override(TorchRLModule)
     def get_state(self, components: Optional[Union[str, Collection[str]]] = None, *,

@@ -103,18 +103,29 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         cfg = self.config
         path = resolve_model_path(cfg.effective_model_path())
         self.tokenizer = load_tokenizer(path)
-        self._encode = lambda text: encode_prompt(self.tokenizer, text)
+        self._prefix = cfg.response_prefix or ""
+        self._encode = lambda text: encode_prompt(self.tokenizer, text, self._prefix)
+        stops = {"stop_strings": list(cfg.stop_strings)} if cfg.stop_strings else {}
         if cfg.generation_backend == "hf":
             spec = cfg.policy_module_spec()
             spec.observation_space, spec.action_space = self.env.observation_space, self.env.action_space
             self.module = spec.build()
             self.module.eval()
+            if cfg.autocast_dtype:
+                # inference only: the runner's copy holds its weights in the autocast dtype
+                # (set_state casts the learner's float32 weights on each sync). Autocast over
+                # float32 weights would re-cast every weight at every decoding step.
+                from rllib_istar.lm.loading import to_torch_dtype
+
+                self.module.lm.to(to_torch_dtype(cfg.autocast_dtype))
             if torch.cuda.is_available():  # Ray hides GPUs from runners that asked for none
                 self.module.to("cuda")
-            self.generator = make_generator("hf", model=self.module.lm, tokenizer=self.tokenizer)
+            self.generator = make_generator("hf", model=self.module.lm, tokenizer=self.tokenizer,
+                                            **stops)
         else:
             self.generator = make_generator(cfg.generation_backend, model_path=path,
-                                            dtype=cfg.model_dtype, **dict(cfg.vllm_kwargs or {}))
+                                            dtype=cfg.model_dtype, **stops,
+                                            **dict(cfg.vllm_kwargs or {}))
 
     @override(EnvRunner)
     def assert_healthy(self):
@@ -164,8 +175,9 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
                 self.metrics.log_value(M.PROMPT_TOKENS_CUT, int(p.tokens_cut > 0), reduce="sum")
             tg = time.perf_counter()
             results = self.generator.generate(
-                [p.ids for p in prompts], max_new_tokens=cfg.max_new_tokens, temperature=temperature,
-                top_p=cfg.top_p, seed=int(self._task_rng.integers(0, 2**31 - 1)))
+                [p.ids for p in prompts], max_new_tokens=cfg.max_new_tokens,
+                temperature=temperature, top_p=cfg.top_p,
+                seed=int(self._task_rng.integers(0, 2**31 - 1)))
             gen_time += time.perf_counter() - tg
             te = time.perf_counter()
             for tr, prompt, res in zip(live, prompts, results):
@@ -249,7 +261,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         return self._env_pool[slot]
 
     def _step_one(self, tr: _Trajectory, prompt, res) -> None:
-        text = self.tokenizer.decode(res.response_ids, skip_special_tokens=True)
+        # the env parses prefix + response; the ids stay exactly as sampled
+        text = self._prefix + self.tokenizer.decode(res.response_ids, skip_special_tokens=True)
         try:
             obs, reward, terminated, truncated, info = tr.env.step(text)
         except Exception as e:

@@ -1,15 +1,22 @@
 """Batched token-in/token-out generation with the sampled tokens' log-probs.
 
 Contract (docs/ARCHITECTURE.md "Generation"): ``generate(prompts, ...)`` takes token
-id lists and returns one :class:`GenerationResult` per prompt: the sampled ids cut
-right after the first EOS (EOS kept, nothing after it) and each sampled token's
-``log_softmax(raw_logits / temperature)`` (no top-p renormalisation), i.e. the same
-numerics as ``models.logprobs.compute_token_logprobs`` on ``prompt ++ response``.
-Greedy decoding (``temperature == 0``) reports log-probs at temperature 1.
+id lists and returns one :class:`GenerationResult` per prompt: the sampled ids (never
+re-tokenised) and each one's ``log_softmax(raw_logits / temperature)`` (no top-p
+renormalisation), the numerics of ``lm.logprobs.compute_token_logprobs`` on ``prompt ++
+response``. Greedy decoding (``temperature == 0``) reports log-probs at temperature 1.
+
+A response ends (:func:`cut_response`, the one rule) at the first EOS (kept) or at the
+token completing the first stop string in its decoded text (kept, nothing after),
+whichever comes first: finish_reason "stop"; else it is ``max_new_tokens`` long,
+"length". Backends may stop early (transformers ``StopStringCriteria``, vLLM ``stop=``),
+but the ids are always cut by that rule: padding after a finished row never leaks.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Optional, Protocol, Sequence
+import bisect
+import contextlib
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Protocol, Sequence
 
 import torch
 
@@ -19,7 +26,7 @@ BACKENDS = ("hf", "vllm")
 class GenerationResult(NamedTuple):
     response_ids: list[int]
     logp: list[float]
-    finish_reason: str  # "stop" (EOS sampled) or "length" (hit max_new_tokens)
+    finish_reason: str  # "stop" (EOS or a stop string) or "length" (hit max_new_tokens)
 
 
 class Generator(Protocol):
@@ -39,14 +46,56 @@ def _eos_ids(*sources) -> set[int]:
     return out
 
 
+def check_stop_strings(stop_strings) -> tuple[str, ...]:
+    """``None`` -> ``()``; a string or a list of non-empty strings -> a tuple of them."""
+    stops = (stop_strings,) if isinstance(stop_strings, str) else tuple(stop_strings or ())
+    if not all(isinstance(s, str) and s for s in stops):
+        raise ValueError(f"stop_strings must be non-empty strings, got {stop_strings!r}")
+    return stops
+
+
+def cut_response(ids: Sequence[int], logp: Sequence[float], eos_ids: Iterable[int],
+                 stop_strings: Iterable[str] = (),
+                 decode: Optional[Callable[[list[int]], str]] = None) -> GenerationResult:
+    """Cut sampled ids (and log-probs) where the response ends: ``ids[:n]`` for the
+    smallest ``n`` such that ``ids[n - 1]`` is an EOS id (kept) or ``decode(ids[:n])``
+    contains a stop string (the completing token is kept even if its text runs past
+    it; nothing after): finish_reason "stop"; else ``ids`` whole, "length". ``decode``
+    (ids -> text) is needed with stop strings; the search bisects (O(log n) decodes),
+    assuming a prefix decodes to a prefix of the longer text up to an incomplete last
+    character (true of byte-level BPE and word-level decoders)."""
+    ids, logp = list(ids), list(logp)
+    if len(ids) != len(logp):
+        raise ValueError(f"{len(ids)} ids but {len(logp)} log-probs")
+    eos = set(eos_ids)
+    end = next((k + 1 for k, tok in enumerate(ids) if tok in eos), None)
+    stops = check_stop_strings(stop_strings)
+    if stops and decode is None:
+        raise ValueError("cut_response needs decode= to find stop strings")
+    head = ids if end is None else ids[:end - 1]  # a stop string must end before the EOS
+
+    def has_stop(n: int) -> bool:
+        text = decode(head[:n])
+        return any(s in text for s in stops)
+
+    if stops and head and has_stop(len(head)):  # first n with a stop string, bisected
+        end = 1 + bisect.bisect_left(range(1, len(head) + 1), True, key=has_stop)
+    if end is None:
+        return GenerationResult(ids, logp, "length")
+    return GenerationResult(ids[:end], logp[:end], "stop")
+
+
 def cut_at_eos(ids: Sequence[int], logp: Sequence[float],
                eos_ids: Iterable[int]) -> GenerationResult:
     """Truncate after the first EOS (kept); ``finish_reason`` "stop" iff one was found."""
-    eos = set(eos_ids)
-    for k, tok in enumerate(ids):
-        if tok in eos:
-            return GenerationResult(list(ids[:k + 1]), list(logp[:k + 1]), "stop")
-    return GenerationResult(list(ids), list(logp), "length")
+    return cut_response(ids, logp, eos_ids)
+
+
+def text_decoder(tokenizer) -> Callable[[list[int]], str]:
+    """The text stop strings are matched in: each token's literal text, special tokens
+    included (as transformers' ``StopStringCriteria`` sees them), no clean-up."""
+    return lambda ids: tokenizer.decode(ids, skip_special_tokens=False,
+                                        clean_up_tokenization_spaces=False)
 
 
 class _SampledLogprobCapture:
@@ -84,6 +133,22 @@ class _SampledLogprobCapture:
         return torch.stack(self.steps, dim=1)
 
 
+class _FirstStop:
+    """transformers' ``StopStringCriteria`` for one ``generate`` call, recording in
+    ``first[i]`` how many tokens row i had generated when it first matched (-1: never);
+    ``generate`` pads the row after that."""
+
+    def __init__(self, criteria, prompt_width: int):
+        self.criteria, self.prompt_width, self.first = criteria, prompt_width, None
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        done = self.criteria(input_ids, scores, **kwargs)
+        if self.first is None:
+            self.first = torch.full((input_ids.shape[0],), -1, dtype=torch.long)
+        self.first[done.cpu() & (self.first < 0)] = input_ids.shape[1] - self.prompt_width
+        return done
+
+
 class HFGenerator:
     """``transformers`` ``generate`` backend: one batched call for all prompts.
 
@@ -93,11 +158,25 @@ class HFGenerator:
     exactly ``softmax(logits / temperature)`` (optionally top-p truncated) for the
     recorded log-probs to describe the behaviour policy. Only its EOS ids are kept.
     Seeded calls run under ``torch.random.fork_rng``: reproducible, global RNG untouched.
+
+    ``stop_strings`` end a response besides EOS: rows stop early through transformers'
+    ``StopStringCriteria`` where it supports the tokenizer (not the word-level ``tiny``
+    one), then each is cut by :func:`cut_response` with :func:`text_decoder`. That
+    criterion also sees the prompt: a stop string straddling the prompt's end ends the
+    row there ("stop"); :func:`cut_response` searches the response only.
     """
 
-    def __init__(self, model, tokenizer):
+    def __init__(self, model, tokenizer, stop_strings: Optional[Sequence[str]] = None):
         self.model = model
         self.tokenizer = tokenizer
+        self.stop_strings = check_stop_strings(stop_strings)
+        self.decode = text_decoder(tokenizer)
+        self._stop_criteria = None  # transformers' own (what generate(stop_strings=) builds)
+        if self.stop_strings:
+            from transformers import StopStringCriteria
+
+            with contextlib.suppress(Exception):  # a vocab it cannot clean: no early stop
+                self._stop_criteria = StopStringCriteria(tokenizer, list(self.stop_strings))
         gen_cfg = getattr(model, "generation_config", None)
         self.eos_token_ids = _eos_ids(tokenizer.eos_token_id,
                                       getattr(gen_cfg, "eos_token_id", None))
@@ -122,6 +201,7 @@ class HFGenerator:
         return ids.to(self.device), mask.to(self.device)
 
     def _generate(self, ids, mask, max_new_tokens, temperature, top_p):
+        """(new ids (B, T), their log-probs (B, T), ``_FirstStop.first`` or None)."""
         from transformers import GenerationConfig, LogitsProcessorList
 
         sample = temperature > 0
@@ -134,23 +214,26 @@ class HFGenerator:
             pad_token_id=self.pad_token_id, eos_token_id=sorted(self.eos_token_ids),
             return_dict_in_generate=True, use_cache=True)
         capture = _SampledLogprobCapture(float(temperature) if sample else 1.0)
+        watch = self._stop_criteria and _FirstStop(self._stop_criteria, ids.shape[1])
+        extra = {} if watch is None else {"stopping_criteria": [watch]}  # merged by generate
         target = getattr(self.model, "get_base_model", lambda: self.model)()  # peft-safe
         saved_cfg = getattr(target, "generation_config", None)
         target.generation_config = GenerationConfig(pad_token_id=self.pad_token_id,
                                                     eos_token_id=sorted(self.eos_token_ids))
         try:
             out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg,
-                                      logits_processor=LogitsProcessorList([capture]))
+                                      logits_processor=LogitsProcessorList([capture]), **extra)
         finally:
             target.generation_config = saved_cfg
         new = out.sequences[:, ids.shape[1]:]
-        return new, capture.finish(out.sequences)
+        return new, capture.finish(out.sequences), None if watch is None else watch.first
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], *, max_new_tokens: int,
                  temperature: float = 1.0, top_p: float = 1.0,
                  seed: Optional[int] = None) -> list[GenerationResult]:
-        """Sample continuations for ``prompts`` (lists of token ids), one ``generate`` call."""
+        """Sample continuations for ``prompts`` (lists of token ids), one ``generate`` call;
+        each cut by :func:`cut_response` (EOS or stop string)."""
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         ids, mask = self._left_pad(prompts)
@@ -158,17 +241,24 @@ class HFGenerator:
         self.model.eval()
         try:
             if seed is None:
-                new, logp = self._generate(ids, mask, max_new_tokens, temperature, top_p)
+                new, logp, hit = self._generate(ids, mask, max_new_tokens, temperature, top_p)
             else:
                 devices = (list(range(torch.cuda.device_count()))
                            if self.device.type == "cuda" else [])
                 with torch.random.fork_rng(devices=devices):
                     torch.manual_seed(int(seed))
-                    new, logp = self._generate(ids, mask, max_new_tokens, temperature, top_p)
+                    new, logp, hit = self._generate(ids, mask, max_new_tokens, temperature,
+                                                    top_p)
         finally:
             self.model.train(was_training)
         new, logp = new.tolist(), logp.cpu().tolist()
-        return [cut_at_eos(new[i], logp[i], self.eos_token_ids) for i in range(len(prompts))]
+        results = []
+        for i, (ids_i, logp_i) in enumerate(zip(new, logp)):
+            n = int(hit[i]) if hit is not None and hit[i] > 0 else None  # pads after n
+            res = cut_response(ids_i[:n], logp_i[:n], self.eos_token_ids, self.stop_strings,
+                               self.decode)
+            results.append(res if n is None else res._replace(finish_reason="stop"))
+        return results
 
     def load_weights(self, state_dict: dict) -> None:
         """Load a policy state (``lm.``-prefixed or bare HF names) into the HF model."""
@@ -192,14 +282,23 @@ class VLLMGenerator:
     ``make_generator`` sets it); with the default raw mode they are at temperature 1.
     The learner recomputes pi_old itself, so a mismatch only affects diagnostics.
 
+    Stop strings go in as ``SamplingParams(stop=..., include_stop_str_in_output=True)``
+    (vLLM stops after the token completing one); with ``decode`` (:func:`text_decoder`,
+    as ``make_generator`` passes) the ids are also cut by :func:`cut_response`. vLLM
+    matches text without special tokens: they differ only for stop strings containing
+    or straddling a special token's text.
+
     UNTESTED against a real vLLM in this project (no vLLM where it was written); the
     tests use a fake engine with vLLM's call signatures.
     """
 
     def __init__(self, llm, *, eos_token_ids: Iterable[int] = (),
+                 stop_strings: Optional[Sequence[str]] = None,
+                 decode: Optional[Callable[[list[int]], str]] = None,
                  sampling_params_cls: Any = None, tokens_prompt_cls: Any = None):
         self.llm = llm
         self.eos_token_ids = set(int(x) for x in eos_token_ids)
+        self.stop_strings, self.decode = check_stop_strings(stop_strings), decode
         self._sp_cls, self._tp_cls = sampling_params_cls, tokens_prompt_cls
 
     def _classes(self):
@@ -218,6 +317,8 @@ class VLLMGenerator:
                  seed: Optional[int] = None) -> list[GenerationResult]:
         sp_cls, tp_cls = self._classes()
         extra = {"stop_token_ids": sorted(self.eos_token_ids)} if self.eos_token_ids else {}
+        if self.stop_strings:
+            extra.update(stop=list(self.stop_strings), include_stop_str_in_output=True)
         params = [sp_cls(max_tokens=int(max_new_tokens), temperature=float(temperature),
                          top_p=float(top_p), seed=None if seed is None else int(seed) + i,
                          logprobs=0, **extra) for i in range(len(prompts))]
@@ -231,7 +332,8 @@ class VLLMGenerator:
             if len(logp) != len(ids):
                 raise RuntimeError("vLLM returned no log-probs; SamplingParams(logprobs=0) "
                                    "was not honoured")
-            res = cut_at_eos(ids, logp, self.eos_token_ids)
+            res = cut_response(ids, logp, self.eos_token_ids,
+                               self.stop_strings if self.decode else (), self.decode)
             if res.finish_reason == "length" and comp.finish_reason == "stop":
                 res = res._replace(finish_reason="stop")  # stopped by a stop id/string
             results.append(res)
@@ -265,9 +367,11 @@ def _rpc_load_weights(worker, weights):  # runs inside each vLLM worker
 
 
 def make_generator(backend: str, *, model=None, tokenizer=None, model_path: Optional[str] = None,
-                   dtype: str = "bfloat16", llm=None, **engine_kwargs) -> Generator:
+                   dtype: str = "bfloat16", llm=None,
+                   stop_strings: Optional[Sequence[str]] = None, **engine_kwargs) -> Generator:
     """Build a generator. ``hf``: give ``model`` + ``tokenizer`` (or ``model_path``).
-    ``vllm``: give ``llm`` or ``model_path`` (+ ``engine_kwargs`` for ``vllm.LLM``)."""
+    ``vllm``: give ``llm`` or ``model_path`` (+ ``engine_kwargs`` for ``vllm.LLM``).
+    ``stop_strings`` end a response besides EOS (module docstring; ``None``: EOS only)."""
     from rllib_istar.lm import load_causal_lm, load_tokenizer
 
     if backend == "hf":
@@ -276,7 +380,7 @@ def make_generator(backend: str, *, model=None, tokenizer=None, model_path: Opti
                 raise ValueError("make_generator('hf') needs model= or model_path=")
             model = load_causal_lm(model_path, dtype=dtype)
         tokenizer = tokenizer or load_tokenizer(model_path or model.name_or_path)
-        return HFGenerator(model, tokenizer)
+        return HFGenerator(model, tokenizer, stop_strings=stop_strings)
     if backend == "vllm":
         if tokenizer is None and model_path is not None:
             tokenizer = load_tokenizer(model_path)
@@ -291,5 +395,6 @@ def make_generator(backend: str, *, model=None, tokenizer=None, model_path: Opti
             engine_kwargs.setdefault("logprobs_mode", "processed_logprobs")
             llm = vllm.LLM(model=model_path, dtype=dtype, **engine_kwargs)
         eos = _eos_ids(getattr(tokenizer, "eos_token_id", None))
-        return VLLMGenerator(llm, eos_token_ids=eos)
+        return VLLMGenerator(llm, eos_token_ids=eos, stop_strings=stop_strings,
+                             decode=text_decoder(tokenizer) if tokenizer is not None else None)
     raise ValueError(f"unknown generation backend {backend!r}; valid: {', '.join(BACKENDS)}")

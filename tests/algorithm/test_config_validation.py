@@ -56,6 +56,19 @@ def test_impossible_settings_have_one_line_fixes():
         _config(num_groups=1).learners(num_learners=2))
 
 
+def test_real_model_knobs_fail_with_one_line_fixes():
+    assert "list of non-empty strings" in _error(_config(stop_strings=["</action>", ""]))
+    assert "list of non-empty strings" in _error(_config(stop_strings=[]))
+    assert "set null for none" in _error(_config(response_prefix=""))
+    assert "set model_dtype: float32" in _error(
+        _config(autocast_dtype="bfloat16", model_dtype="bfloat16"))
+    assert "use policy_mode: full or backend 'hf'" in _error(
+        _config(policy_mode="lora", generation_backend="vllm"))
+    assert "policy_microbatch_tokens=0 must be >= 1" in _error(_config(policy_microbatch_tokens=0))
+    _config(stop_strings=["</action>"], response_prefix="<action>", autocast_dtype="bfloat16",
+            policy_mode="lora", policy_microbatch_tokens=512).validate()
+
+
 def test_unknown_env_lists_registered_ids():
     msg = _error(IStarConfig().environment("rllib_istar/KeyCoridor-v0"))
     assert "registered:" in msg and "rllib_istar/KeyCorridor-v0" in msg and "did you mean" in msg

@@ -12,6 +12,9 @@ from rllib_istar.cli.experiments import Source, config_variants, experiments_fro
 ALL = sorted(EXAMPLES.glob("*.yaml"))
 CPU = [p for p in ALL if p.stem.endswith("_cpu")]
 GPU = [p for p in ALL if p.stem.endswith("_gpu")]
+# real pretrained models (a local folder made by `rllib fetch-model`): one iteration of
+# each runs in tests/algorithm/test_real_model_slow.py when the folder exists
+REAL = [p for p in CPU if "smollm2" in p.stem]
 ESTIMATOR_KEYS = {"advantage_estimator", "lr", "gigpo_gamma", "gigpo_step_norm"}
 
 
@@ -26,7 +29,7 @@ def test_example_loads_and_validates(path):
     if path in GPU:  # no vLLM nor the local Qwen checkpoint on a CPU test machine
         overrides = {"generation_backend": "hf"} if importlib.util.find_spec("vllm") is None else {}
     experiments = experiments_from_file(str(path), config=overrides or None,
-                                        check_paths=path in CPU)
+                                        check_paths=path in CPU and path not in REAL)
     assert list(experiments) == [path.stem], "the experiment is named like its file"
     spec = experiments[path.stem]
     assert spec["run"] == "IStar" and spec["stop"] and spec["checkpoint_config"]
@@ -42,13 +45,15 @@ def test_every_config_value_cites_its_source(path):
             assert "#" in line, f"{path.name}: no source comment on {line.strip()!r}"
 
 
-@pytest.mark.parametrize("prefix,kind", [("toy_", "_cpu"), ("sokoban_", "_cpu"),
-                                         ("sokoban_", "_gpu")])
-def test_methods_compare_like_for_like(prefix, kind):
+@pytest.mark.parametrize("prefix,kind,minimum", [
+    ("toy_", "_cpu", 4), ("sokoban_", "_cpu", 4), ("sokoban_", "_gpu", 4),
+    ("toy_", "_smollm2_cpu", 2), ("sokoban_", "_smollm2_cpu", 2)])
+def test_methods_compare_like_for_like(prefix, kind, minimum):
     """Same budget, seed and settings; only the estimator (and the authors' lr) differ."""
+    real = "smollm2" in kind
     files = [p for p in ALL if p.stem.startswith(prefix) and p.stem.endswith(kind)
-             and "search" not in p.stem]
-    assert len(files) >= 4
+             and "search" not in p.stem and (p in REAL) == real]
+    assert len(files) >= minimum
     shapes = {}
     for path in files:
         data, _ = load_yaml_file(str(path))
@@ -81,7 +86,7 @@ def test_paper_scale_examples_use_the_authors_values():
 
 # The main job runs through Tune in test_train_and_evaluate.py; the others build the
 # algorithm from exactly the config Tune would pass and train one iteration.
-ONE_ITERATION = [p for p in CPU if p.name != "toy_istar_cpu.yaml"]
+ONE_ITERATION = [p for p in CPU if p.name != "toy_istar_cpu.yaml" and p not in REAL]
 
 
 @pytest.mark.parametrize("path", ONE_ITERATION, ids=lambda p: p.name)
