@@ -46,6 +46,8 @@ def arms(data, family: str = "binary") -> Dict[str, List[Dict[str, Any]]]:
         out = {m: _runs(data, family, m, env="sokoban") for m in METHODS}
     elif family in CREDIT_ENV_ARMS:
         out = {m: _runs(data, family, m) for m in METHODS}
+    elif family in ENV_FAMILIES:
+        out = {m: _runs(data, "main", m, env=family) for m in METHODS}
     else:
         out = {m: _runs(data, "main", m) for m in METHODS}
         for variant in NORMS:
@@ -66,7 +68,14 @@ FAMILIES = {"binary": "CreditChain binary (4 rooms, 2 decisive, chance 1/9)",
                              "step_adv_norm group_step; decisive step = the key pick, chance 1/3)",
             "sokoban_after_issue15": "Sokoban 6x6, 1 box, re-run after issue 15's fixes (prm_lr "
                                      "3e-4; right = a push that shortens the solver's push "
-                                     "distance, wrong = one that makes the level unsolvable)"}
+                                     "distance, wrong = one that makes the level unsolvable)",
+            "social": "Social-v0 (issue 13): tiny model, scripted partner, rule judge, reward = "
+                      "goal / 10 (`outcome: return`); success = goal >= 7; no oracle labels",
+            "webshop": "Mini-WebShop (issue 13): tiny model, 20 products, listed searches, "
+                       "success = purchase score 1 (reward 10); right = a step toward a product "
+                       "that can score 1, wrong = a wrong click, option or losing search"}
+#: Families that are a whole env's main runs (the family name is the env's).
+ENV_FAMILIES = ("social", "webshop")
 
 
 def _final(run, key: str) -> float:
@@ -104,6 +113,7 @@ def rows(data, family: str = "binary") -> List[Dict[str, Any]]:
                "final": [_final(r, "success_rate") for r in runs],
                "start": [mean([h["success_rate"] for h in r["history"][:FINAL_ITERS]]) for r in runs],
                "invalid": [_final(r, "invalid_action_rate") for r in runs],
+               "outcome": [_final(r, "outcome_mean") for r in runs],
                "steps": steps, "rloo_steps": rloo_steps, "target": target,
                "budget": max(r["history"][-1]["env_steps"] for r in runs)}
         for key, _ in AUC_KEYS:
@@ -140,8 +150,10 @@ def _family_markdown(data, family: str) -> List[str]:
     if not rs:
         return []
     r0 = rs[0]
-    env = "toy" if family in TOY_AFTER else "sokoban" if family in SOKOBAN_AFTER else "credit"
-    lines = [f"#### {env}, {family}: final success, env steps to RLOO's final success, credit AUC",
+    env = ("toy" if family in TOY_AFTER else "sokoban" if family in SOKOBAN_AFTER
+           else family if family in ENV_FAMILIES else "credit")
+    title = env if env == family else f"{env}, {family}"
+    lines = [f"#### {title}: final success, env steps to RLOO's final success, credit AUC",
              "", f"{FAMILIES[family]}. Budget {r0['budget']:.0f} env steps; target = RLOO's final "
              f"success = {r0['target']:.2f}. Final = mean of the last {FINAL_ITERS} iterations; "
              "[a, b] = bootstrapped 95% interval over seeds. 'Steps': first env step where the "
@@ -160,6 +172,11 @@ def _family_markdown(data, family: str) -> List[str]:
                      f"{mean(r['invalid']):.3f} | {steps} | "
                      + " | ".join(_ci(r[k]) for k, _ in AUC_KEYS) + f" | {ratio} |")
     lines.append("")
+    if family in ENV_FAMILIES:  # issue 15's goals are CreditChain's; here: the outcome too
+        lines += ["| arm | final outcome (mean reward of an episode, penalties included) |",
+                  "|---|---|"]
+        lines += [f"| {r['label']} | {_ci(r['outcome'])} |" for r in rs]
+        return lines + [""]
     return lines + goal_lines(rs, family)
 
 
@@ -203,6 +220,21 @@ def _auc_axes(ax, table, colors, title):
     ax.legend(fontsize=7)
 
 
+def _success_and_auc_figure(families, colors, path: str) -> str:
+    """One column per family (success on top, A(t)'s AUC below), saved to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(families), figsize=(6.5 * len(families), 8.4), squeeze=False)
+    for j, (family, fam) in enumerate(families.items()):
+        if fam:
+            _success_axes(axes[0][j], fam, colors, family)
+            _auc_axes(axes[1][j], fam, colors, family)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_credit(data, out_dir: str) -> List[str]:
     """``learning_credit.png`` (success vs env steps with a 95% bootstrap band: methods,
     normalisation scopes, iStar knobs), ``learning_credit_auc.png`` (A(t) AUC vs iteration
@@ -232,14 +264,9 @@ def plot_credit(data, out_dir: str) -> List[str]:
         fig.savefig(paths[-1], dpi=100)
         plt.close(fig)
     presets = {f: arms(data, f) for f in (*CREDIT_ENV_ARMS, *TOY_AFTER, *SOKOBAN_AFTER)}
-    if any(presets.values()):
-        fig, axes = plt.subplots(2, len(presets), figsize=(6.5 * len(presets), 8.4), squeeze=False)
-        for j, (family, fam) in enumerate(presets.items()):
-            if fam:
-                _success_axes(axes[0][j], fam, colors, family)
-                _auc_axes(axes[1][j], fam, colors, family)
-        fig.tight_layout()
-        paths.append(os.path.join(out_dir, "learning_credit_presets.png"))
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
+    # the presets, then issue 13's envs (success with a 95% band, A(t)'s AUC where labelled)
+    for name, families in (("learning_credit_presets.png", presets),
+                           ("learning_new_envs.png", {f: arms(data, f) for f in ENV_FAMILIES})):
+        if any(families.values()):
+            paths.append(_success_and_auc_figure(families, colors, os.path.join(out_dir, name)))
     return paths

@@ -103,7 +103,7 @@ def run_one(store: common.ResultStore, env: str, method: str, seed: int, setting
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", nargs="+", default=["credit", "toy", "sokoban"],
-                   choices=["credit", "toy", "sokoban"])
+                   choices=["credit", "toy", "sokoban", "social", "webshop"])
     p.add_argument("--part", nargs="+", default=["main", "sweep", "norms", "credit_arms"],
                    choices=["main", "sweep", "norms", "credit_arms", "toy_after", "sokoban_after"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))

@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "docs", "benchmark_results")
 
 TUNED_YAML = {"toy": "toy_istar_cpu.yaml", "sokoban": "sokoban_istar_cpu.yaml",
-              "credit": "credit_istar_cpu.yaml"}
+              "credit": "credit_istar_cpu.yaml", "social": "social_istar_cpu.yaml",
+              "webshop": "webshop_istar_cpu.yaml"}
 
 # Every method of the benchmark trains this model (the YAMLs name it too; a YAML that
 # names another model is an error rather than a silently different benchmark).
@@ -37,6 +38,8 @@ OVERRIDES: Dict[str, Dict[str, Any]] = {
     # prm_lr: as the toy's (the committed Sokoban results ran at 1e-3; the YAML has 3e-4).
     "sokoban": {"prm_beta": 0.05, "microbatch_size": 32, "prm_lr": 1e-3},
     "credit": {},
+    "social": {},
+    "webshop": {},
 }
 
 
@@ -82,9 +85,14 @@ METHODS: Dict[str, Dict[str, Any]] = {
 }
 PRM_METHODS = ("istar_rloo", "prime", "merged", "istar_grpo", "frozen_prm")
 
-BUDGET = {"toy": 36_000, "sokoban": 8_000, "credit": 12_000}   # env steps per run
-SEEDS = {"toy": [0, 1, 2], "sokoban": [0], "credit": [0, 1, 2, 3, 4]}  # Sokoban: 1 seed fits this CPU budget
-WALL_LIMIT_S = {"toy": 900, "sokoban": 900, "credit": 900}      # safety cap per run (recorded if hit; a loaded box runs 2-3x slower)
+BUDGET = {"toy": 36_000, "sokoban": 8_000, "credit": 12_000,   # env steps per run
+          "social": 6_000, "webshop": 6_000}
+SEEDS = {"toy": [0, 1, 2], "sokoban": [0], "credit": [0, 1, 2, 3, 4],  # Sokoban: 1 seed fits this CPU budget
+         "social": [0, 1, 2, 3, 4], "webshop": [0, 1, 2, 3, 4]}
+WALL_LIMIT_S = {"toy": 900, "sokoban": 900, "credit": 900,      # safety cap per run (recorded if hit; a loaded box runs 2-3x slower)
+                "social": 900, "webshop": 900}
+# the methods that apply to Social-v0 (GiGPO needs repeated states; PRIME a binary verifier)
+SOCIAL_METHODS = ("istar_rloo", "istar_grpo", "rloo", "grpo")
 
 # IStarConfig's default step_adv_norm: the main istar_rloo runs are its arm of the norms table
 # (tests/bench/test_bench_settings.py checks it against IStarConfig).

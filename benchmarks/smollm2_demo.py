@@ -130,25 +130,38 @@ def summary_table(data: Dict[str, Any]) -> str:
 
 
 def plot(data: Dict[str, Any], path: str) -> None:
+    """Success vs env steps: one panel per tag (the YAML's settings, then each ``--tag``),
+    colour by method, line style by seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    tags = sorted({run_.get("tag", "") for run_ in data["runs"].values()})
+    fig, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 3.5), squeeze=False,
+                             sharey=True)
     colours = {"istar": "tab:blue", "rloo": "tab:orange"}
-    for key, run_ in sorted(data["runs"].items()):
-        h = run_["history"]
-        ax.plot([r["env_steps"] for r in h], [r.get("success_rate", float("nan")) for r in h],
-                color=colours.get(run_["method"], "grey"), alpha=0.8,
-                linestyle="--" if run_.get("tag") else "-",
-                label=f"{run_['method']} seed {run_['seed']}"
-                + (f" ({run_['tag']})" if run_.get("tag") else ""))
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("success rate (per iteration)")
-    ax.set_title("SmolLM2-135M-Instruct, LoRA + bf16 autocast, 2 CPU cores")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7)
+    styles = ["-", "--", ":", "-."]
+    for ax, tag in zip(axes[0], tags):
+        for key, run_ in sorted(data["runs"].items()):
+            if run_.get("tag", "") != tag:
+                continue
+            h = run_["history"]
+            ax.plot([r["env_steps"] for r in h],
+                    [r.get("success_rate", float("nan")) for r in h],
+                    color=colours.get(run_["method"], "grey"),
+                    linestyle=styles[int(run_["seed"]) % len(styles)],
+                    label=f"{run_['method']} seed {run_['seed']}")
+        sets = next((r.get("overrides") for r in data["runs"].values()
+                     if r.get("tag", "") == tag and r.get("overrides")), None)
+        ax.set_title("the YAMLs' settings" if not tag else
+                     " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in (sets or {}).items()) or tag, fontsize=9)
+        ax.set_xlabel("env steps")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("success rate (per iteration)")
+    fig.suptitle("SmolLM2-135M-Instruct, LoRA + bf16 autocast, 2 CPU cores", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -24,6 +24,8 @@ TASK_SEED = "task_seed"            # int: the env seed shared by the group
 OUTCOME = "outcome"                # float: r_o(tau), see IStarConfig.outcome
 WON = "won"                        # bool
 NUM_INVALID = "num_invalid"        # int: invalid actions in the trajectory
+DEFERRED_INFO = "deferred_info"    # dict: a deferred outcome's facts (envs/deferred.py), e.g.
+                                   # a judge's scores; absent for other envs
 
 # --- learner rows (N = env steps, M = trajectories, L = padded length) ---
 STEP_ROWS = "step_rows"            # key of the row dict in the learner connector's batch

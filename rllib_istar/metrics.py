@@ -16,6 +16,9 @@ GENERATED_TOKENS_PER_S = "generated_tokens_per_s"
 GENERATION_TIME_S = "generation_time_s"
 ENV_TIME_S = "env_time_s"
 SAMPLE_TIME_S = "sample_time_s"
+DEFERRED_OUTCOMES = "num_deferred_outcomes"    # episodes scored in a batch (envs/deferred.py)
+DEFERRED_SCORING_S = "deferred_scoring_s"      # seconds of that batch (a judge's judge_many)
+DEFERRED_PREFIX = "deferred/"                  # + the outcome info's numbers (judge_scores/goal)
 
 # --- PRM (`learners/prm/...`) ---
 DPO_LOSS = "dpo_loss"

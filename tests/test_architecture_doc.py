@@ -8,14 +8,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def _layout_files():
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
     block = re.search(r"## Layout: one line per file.*?```\n(.*?)```", text, flags=re.S).group(1)
-    files, folder = set(), ""
+    files, folders = set(), []  # folders[d] = the folder open at depth d + 1
     for line in block.splitlines():
         name = line.split()[0] if line.strip() else ""
         depth = (len(line) - len(line.lstrip())) // 2
-        if name.endswith("/"):
-            folder = name if depth == 1 else folder
+        if name.endswith("/") and depth >= 1:
+            folders = folders[:depth - 1] + [name]
         elif name.endswith(".py"):
-            files.add(f"rllib_istar/{folder if depth == 2 else ''}{name}")
+            files.add("rllib_istar/" + "".join(folders[:depth - 1]) + name)
     return files
 
 

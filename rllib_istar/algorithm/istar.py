@@ -86,8 +86,9 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
         try:
             super().training(**kwargs)
         except TypeError as e:
-            bad = next(iter(kwargs))
-            raise TypeError(f"{e}; {validation.key_hint(bad, self._known_keys())}") from None
+            bad = validation.unknown_training_key(kwargs) or next(iter(kwargs))
+            raise TypeError(f"{e}; {validation.training_key_hint(bad, self._known_keys())}") \
+                from None
         for key, value in ours.items():
             if value is not NotProvided:
                 setattr(self, key, value)
@@ -111,12 +112,27 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
     def num_groups_per_env_runner(self) -> int:
         return math.ceil(self.num_groups / max(1, self.num_env_runners))
 
+    def base_model_spec(self) -> str:
+        """``model_path`` as ``resolve_model_path`` needs it for this env: a tiny model
+        (``tiny``, ``tiny:...``, ``tiny-bpe``) on an env that keeps its vocabulary apart
+        (``register_text_env(..., shared_vocabulary=False)``: WebShop, Social) becomes
+        ``<spec>+<env id>``, so its tokenizer covers that env's words while every other
+        env keeps the shared tiny model."""
+        from rllib_istar.lm.loading import is_tiny_spec
+
+        if isinstance(self.env, str) and is_tiny_spec(self.model_path):
+            from rllib_istar.envs.registry import keeps_own_vocabulary
+
+            if keeps_own_vocabulary(self.env):
+                return f"{self.model_path}+{self.env}"
+        return self.model_path
+
     def effective_model_path(self) -> str:
-        """The policy's starting checkpoint: ``model_path``, or the cache folder of its
-        format-warmed copy when ``format_warmup_steps > 0``. Only names the folder;
-        ``warmup.prepare_policy_model(config)`` builds it."""
+        """The policy's starting checkpoint: ``model_path`` (:meth:`base_model_spec`), or
+        the cache folder of its format-warmed copy when ``format_warmup_steps > 0``.
+        Only names the folder; ``warmup.prepare_policy_model(config)`` builds it."""
         if not self.format_warmup_steps:
-            return self.model_path
+            return self.base_model_spec()
         from rllib_istar.algorithm.warmup import warmup_path_for
 
         return warmup_path_for(self)

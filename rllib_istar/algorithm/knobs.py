@@ -153,7 +153,8 @@ class IStarKnobs:
     flush_denormal: bool = Knob(
         True, "On CPU, building a policy or PRM module calls torch.set_flush_denormal(True) "
         "for its process (denormal floats count as 0): the backward pass of a 49k-vocabulary "
-        "softmax ran ~3x slower without it (SmolLM2, docs/BENCHMARKS.md). It is process-wide "
+        "softmax was once measured ~3x slower without it (SmolLM2, issue 12; the committed "
+        "benchmark saw no difference, docs/BENCHMARKS.md). It is process-wide "
         "(it also affects other float code in that process); false leaves the float mode "
         "alone. OURS.", section="model")
     prm_mode: str = Knob(

@@ -23,6 +23,36 @@ def key_hint(key: str, valid: Iterable[str]) -> str:
     return hint(key, valid, "see the knob list in help(rllib_istar.IStarConfig)")
 
 
+#: AlgorithmConfig setters whose keyword arguments are config keys (for hints).
+_SETTERS = ("environment", "env_runners", "learners", "debugging", "resources", "reporting",
+            "checkpointing", "evaluation", "framework", "rl_module", "fault_tolerance",
+            "callbacks", "multi_agent", "offline_data", "api_stack")
+
+
+def unknown_training_key(kwargs: dict):
+    """The first of ``kwargs`` that RLlib's ``AlgorithmConfig.training`` does not take."""
+    import inspect
+
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+    params = inspect.signature(AlgorithmConfig.training).parameters
+    return next((k for k in kwargs if k not in params), None)
+
+
+def training_key_hint(key: str, valid: Iterable[str]) -> str:
+    """Where a key passed to ``.training()`` belongs: another setter
+    (``seed`` -> ``.debugging(seed=...)``), else :func:`key_hint`."""
+    import inspect
+
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+    for setter in _SETTERS:
+        method = getattr(AlgorithmConfig, setter, None)
+        if method is not None and key in inspect.signature(method).parameters:
+            return f"{key!r} is set with .{setter}({key}=...), not .training()"
+    return key_hint(key, valid)
+
+
 def check_unknown_keys(config, known: Iterable[str], fail: Fail) -> None:
     """Reject attributes that are no knob of ``known`` (RLlib's ``update_from_dict``
     accepts any key silently, notes/RLLIB_2.60.md)."""
@@ -146,6 +176,7 @@ def _check_against_env(config, fail: Fail) -> None:
     TextEnv classes; a plain creator callable is not inspected)."""
     if not isinstance(config.env, str):
         return
+    _check_anchor_states(config, fail)
     try:
         env_steps = _env_max_steps(config.env, dict(config.env_config or {}))
     except Exception:  # a bad env_config is reported when the env is built
@@ -163,6 +194,20 @@ def _check_against_env(config, fail: Fail) -> None:
         fail(f"minibatch_size={config.minibatch_size} > the largest batch, num_groups x "
              f"group_size x {steps} steps = {rows} step rows; lower it or set null (the "
              "whole batch)")
+
+
+def _check_anchor_states(config, fail: Fail) -> None:
+    """GiGPO groups steps by identical observations; an env whose class says they never
+    repeat (``TextEnv.ANCHOR_STATES = False``, e.g. Social-v0) gets no anchor groups."""
+    from rllib_istar.envs.registry import text_env_class
+
+    if config.advantage_estimator != "gigpo":
+        return
+    env_cls = text_env_class(config.env)
+    if env_cls is not None and not getattr(env_cls, "ANCHOR_STATES", True):
+        fail(f"advantage_estimator gigpo needs repeated states, but {config.env} never "
+             "revisits an observation (ANCHOR_STATES = False): every step would be its own "
+             "anchor group; use istar_rloo, istar_grpo, rloo or grpo")
 
 
 def _env_max_steps(env_id: str, env_config: dict):

@@ -93,7 +93,7 @@ def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Ra
         while not done and len(examples) < n_examples:
             prompt = build_prompt(env.render_prompt, encode, obs, history, history_length,
                                   max_prompt_length)
-            action = rng.choice(env.admissible_actions())
+            action = env.format_example_action(rng)
             target = response_after_prefix(format_response(action, action_format),
                                            response_prefix)
             response = tokenizer.encode(target, add_special_tokens=False)
@@ -180,7 +180,7 @@ def warmup_path_for(config) -> str:
     trains nothing."""
     from rllib_istar.lm.loading import resolve_model_path
 
-    return warmup_model_path(resolve_model_path(config.model_path), config.env, config.env_config,
+    return warmup_model_path(resolve_model_path(config.base_model_spec()), config.env, config.env_config,
                              config.format_warmup_steps, int(config.seed or 0),
                              config.history_length, config.max_prompt_length,
                              config.response_prefix, config.format_warmup_lr,
@@ -201,7 +201,7 @@ def prepare_policy_model(config, announce: Optional[Callable[[str], None]] = Non
                  "format, not the task; cached)")
     from rllib_istar.lm.loading import resolve_model_path
 
-    return build_warmup_model(path, resolve_model_path(config.model_path), config.env,
+    return build_warmup_model(path, resolve_model_path(config.base_model_spec()), config.env,
                               config.env_config, config.format_warmup_steps, int(config.seed or 0),
                               config.history_length, config.max_prompt_length,
                               batch_size=config.format_warmup_batch_size,

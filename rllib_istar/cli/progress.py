@@ -36,11 +36,18 @@ def lookup(result: Dict[str, Any], key: str) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+#: Columns about preference pairs: printed as '-' in an iteration without any pair (every
+#: group's trajectories scored alike), where the logged 0.000 / 0.00 are no measurement.
+PAIR_COLUMNS = ("dpo", "pair_acc")
+
+
 def format_line(result: Dict[str, Any], prefix: str = "") -> str:
-    """One progress line; metrics a run does not have (no PRM) print as '-'."""
+    """One progress line; metrics a run does not have (no PRM) print as '-', and so do the
+    PRM's pair metrics in an iteration without a preference pair."""
     parts = [f"{prefix}iter {int(result.get('training_iteration', 0)):>4d}"]
+    no_pairs = lookup(result, f"learners/prm/{M.NUM_PAIRS}") == 0
     for label, key, fmt in COLUMNS:
-        value = lookup(result, key)
+        value = None if (no_pairs and label in PAIR_COLUMNS) else lookup(result, key)
         parts.append(f"{label} {'-' if value is None else fmt.format(value)}")
     parts.append(f"{float(result.get('time_this_iter_s', 0.0)):.1f}s")
     return " | ".join(parts)

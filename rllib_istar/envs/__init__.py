@@ -6,6 +6,9 @@
   several free decisions, some decisive, with oracle step labels;
   :class:`SokobanTextEnv` (``rllib_istar/Sokoban-v0``): text Sokoban on gym_sokoban
   (``pip install 'rllib_istar[sokoban]'``), imported lazily.
+* :class:`WebShopEnv` (``rllib_istar/WebShop-v0``): offline Mini-WebShop, imported lazily.
+* :class:`SocialEnv` (``rllib_istar/Social-v0``): open dialogue with a scripted or HF
+  partner and a rule, HF or OpenAI-compatible judge, imported lazily.
 * :func:`make_text_env`, :func:`register_text_env`, :func:`register_envs`
   (also registers with RLlib), :func:`registered_env_ids`, :func:`all_vocabulary`.
 * :func:`parse_action` and :class:`PromptTemplate`.
@@ -25,7 +28,9 @@ from .registry import (
     _REGISTRY,
     CREDIT_CHAIN_ID,
     KEY_CORRIDOR_ID,
+    SOCIAL_ID,
     SOKOBAN_ID,
+    WEBSHOP_ID,
     UnknownEnvError,
     _register_gymnasium,
     all_vocabulary,
@@ -42,6 +47,7 @@ __all__ = ["TextEnv", "TextEnvContractError", "KeyCorridorEnv", "CreditChainEnv"
            "ACTION_FORMATS", "MAX_SCAN_CHARS",
            "UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID", "make_text_env",
            "register_envs", "register_text_env", "registered_env_ids", "all_vocabulary"]
+__all__ += ["WEBSHOP_ID", "WebShopEnv", "SOCIAL_ID", "SocialEnv"]
 
 
 def __getattr__(name: str):
@@ -49,6 +55,14 @@ def __getattr__(name: str):
         from .sokoban import SokobanTextEnv
 
         return SokobanTextEnv
+    if name == "WebShopEnv":  # lazy, like the registry entry
+        from .webshop import WebShopEnv
+
+        return WebShopEnv
+    if name == "SocialEnv":
+        from .social.env import SocialEnv
+
+        return SocialEnv
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -13,7 +13,11 @@ Observations and actions are ``str``. A subclass provides:
   terminated, won)``, ``_noop() -> (obs, reward)``, ``admissible_actions()``,
   ``_task_id()`` and ``_observation_charset()``; optionally
   ``_oracle_step_label(action) -> float | None`` (stored as
-  ``info[columns.ORACLE_LABEL]`` after every step when not None).
+  ``info[columns.ORACLE_LABEL]`` after every step when not None),
+  ``_reject_action(action) -> str | None`` (a reason to treat a parsed action as
+  invalid, e.g. a free-text utterance that breaks the env's rules) and
+  ``format_example_action(rng)`` (an action for the format warm-up; envs with
+  pattern or free-text entries fill them in).
 
 The full contract, with the reserved names a subclass must not define (those in
 this class and :data:`TextEnv.RESERVED_ATTRIBUTES`), is docs/ENV_CONTRACT.md;
@@ -60,6 +64,9 @@ class TextEnv(gymnasium.Env):
     PROMPT: ClassVar[PromptTemplate]
     #: Upper bound on ``len(observation)``, used for ``observation_space``.
     MAX_OBS_CHARS: ClassVar[int] = 4096
+    #: Whether the trajectories of a group revisit identical observations (GiGPO's
+    #: anchor states). False (e.g. an open dialogue) makes IStarConfig refuse GiGPO.
+    ANCHOR_STATES: ClassVar[bool] = True
     #: Attributes ``__init__``, ``reset`` and ``step`` set on every instance (with
     #: gymnasium's ``_np_random*`` from ``super().reset``): a subclass must not define
     #: members of these names (tests/envs/test_env_contract.py keeps the list in sync).
@@ -141,6 +148,10 @@ class TextEnv(gymnasium.Env):
             raise RuntimeError(f"{type(self).__name__}.step() called before reset() or "
                                "after the episode ended; call reset()")
         parsed = parse_action(action_text, self.admissible_actions(), self.action_format)
+        if parsed.valid:
+            rejected = self._reject_action(parsed.action)
+            if rejected is not None:
+                parsed = ParsedAction(None, False, str(rejected))
         self._steps += 1
         if parsed.valid:
             obs, reward, terminated, won = check_apply(self, self._apply(parsed.action))
@@ -216,6 +227,19 @@ class TextEnv(gymnasium.Env):
         None for no label (the default). Called after ``_apply`` (``action``: the
         admissible action applied) or ``_noop`` (``action=None``)."""
         return None
+
+    def _reject_action(self, action: str) -> str | None:
+        """Why the parsed admissible ``action`` is invalid after all (the step is then a
+        no-op with ``info["parse_reason"]`` set to it), or None (the default: valid).
+        Envs whose admissible entries are patterns or free text
+        (:data:`~rllib_istar.envs.parsing.FREE_TEXT_ENTRY`) apply their own rules here."""
+        return None
+
+    def format_example_action(self, rng) -> str:
+        """One action for the format warm-up, drawn with ``rng`` (a ``random.Random``):
+        by default a uniformly random admissible action. Envs with pattern entries
+        (``search[<your query>]``) or free text return a filled-in example instead."""
+        return rng.choice(self.admissible_actions())
 
     @property
     def current_observation(self) -> str | None:

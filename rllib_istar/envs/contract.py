@@ -40,10 +40,10 @@ REQUIRED_HOOKS = ("_extra_vocabulary", "admissible_actions", "_reset_task", "_ap
 #: Methods a subclass may override (``__init__``, ``reset``, ``step``, ``render``,
 #: ``close``, ``_validate_config`` and ``_info`` must call ``super()``).
 OPTIONAL_HOOKS = ("__init__", "_validate_config", "_max_obs_chars", "_observation_charset",
-                  "_task_id", "_oracle_step_label", "_info", "render_prompt", "reset", "step",
-                  "render", "close")
+                  "_task_id", "_oracle_step_label", "_reject_action", "format_example_action",
+                  "_info", "render_prompt", "reset", "step", "render", "close")
 #: Class attributes a subclass sets (``PROMPT``) or may override.
-CLASS_SETTINGS = ("DEFAULT_CONFIG", "PROMPT", "MAX_OBS_CHARS", "metadata")
+CLASS_SETTINGS = ("DEFAULT_CONFIG", "PROMPT", "MAX_OBS_CHARS", "ANCHOR_STATES", "metadata")
 
 #: How the base calls each hook: (positional arguments, keyword arguments, call text).
 HOOK_CALLS: dict[str, tuple[int, tuple[str, ...], str]] = {
@@ -58,6 +58,8 @@ HOOK_CALLS: dict[str, tuple[int, tuple[str, ...], str]] = {
     "_observation_charset": (0, (), "_observation_charset() -> str"),
     "_task_id": (0, (), "_task_id() -> str"),
     "_oracle_step_label": (1, (), "_oracle_step_label(action) -> float or None"),
+    "_reject_action": (1, (), "_reject_action(action) -> str (why it is invalid) or None"),
+    "format_example_action": (1, (), "format_example_action(rng: random.Random) -> str"),
     "_info": (1, (), "_info(parsed) -> dict calling super()._info(parsed)"),
     "render_prompt": (2, (), "render_prompt(observation, history) -> str"),
     "reset": (0, ("seed", "options"), "reset(*, seed=None, options=None) -> (obs, info)"),

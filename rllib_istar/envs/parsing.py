@@ -30,6 +30,21 @@ action tags make the candidate contain ``<action>`` and thus never match.
 
 ``"bare"``: the candidate is the first whitespace-separated word of the
 stripped, lower-cased text; only single-word actions can be expressed.
+
+Pattern entries (both formats): an admissible entry of the form ``name[<placeholder>]``
+(e.g. WebShop's ``search[<your query>]``, see :data:`PATTERN_ENTRY`) admits
+``name[ARG]`` for any ARG that is non-empty after stripping and holds no ``[`` or ``]``.
+Exact entries are tried first; a pattern match returns the canonical action
+``name[arg]`` (the argument lower-cased, whitespace collapsed, stripped of
+:data:`STRIP_CHARS` at its end) rather than the entry. Envs without such entries are
+unaffected.
+
+Free text (both formats, e.g. Social's utterances): the admissible entry
+:data:`FREE_TEXT_ENTRY` (``"<free text>"``) admits any non-empty candidate, returned
+normalised (lower-cased, whitespace collapsed, :data:`STRIP_CHARS` stripped at both
+ends); exact and pattern entries are tried first. With ``"bare"`` the candidate is
+still the first word, so free-text envs use ``"tags"``. The env's
+``_reject_action`` hook then applies its own rules (length, role markers).
 """
 from __future__ import annotations
 
@@ -39,6 +54,7 @@ from typing import Iterable, NamedTuple
 
 __all__ = ["ACTION_FORMATS", "MAX_SCAN_CHARS", "STRIP_CHARS", "ParsedAction",
            "parse_action", "normalize_action"]
+__all__ += ["PATTERN_ENTRY", "is_pattern_entry"]
 
 #: Supported values of the ``action_format`` env_config key.
 ACTION_FORMATS = ("tags", "bare")
@@ -50,6 +66,10 @@ STRIP_CHARS = "".join(c for c in string.punctuation if c not in "<>/") + string.
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _ACTION_OPEN, _ACTION_CLOSE = "<action>", "</action>"
 _WS = re.compile(r"\s+")
+#: An admissible entry ``name[<placeholder>]`` that admits ``name[<any argument>]``.
+PATTERN_ENTRY = re.compile(r"^([a-z][a-z0-9_]*)\[<[^<>\[\]]*>\]$")
+#: The admissible entry that admits any non-empty text (see the module docstring).
+FREE_TEXT_ENTRY = "<free text>"
 
 
 class ParsedAction(NamedTuple):
@@ -70,13 +90,40 @@ def _short(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+def is_pattern_entry(action: str) -> bool:
+    """True for an admissible entry ``name[<placeholder>]`` (see the module docstring)."""
+    return PATTERN_ENTRY.match(action.strip().lower()) is not None
+
+
+def _match_pattern(norm: str, entry: str) -> str | None:
+    """The canonical ``name[arg]`` if ``norm`` fills the pattern ``entry``, else None."""
+    name = PATTERN_ENTRY.match(entry.strip().lower()).group(1)
+    prefix = f"{name}["
+    if not norm.startswith(prefix):
+        return None
+    arg = norm[len(prefix):]
+    arg = arg[:-1] if arg.endswith("]") else arg
+    arg = _WS.sub(" ", arg.strip(STRIP_CHARS))
+    if not arg or "[" in arg or "]" in arg:
+        return None
+    return f"{prefix}{arg}]"
+
+
 def _match(candidate: str, admissible: Iterable[str]) -> ParsedAction:
     norm = normalize_action(candidate)
     if not norm:
         return ParsedAction(None, False, "empty action")
+    admissible = list(admissible)
     for action in admissible:
         if normalize_action(action) == norm:
             return ParsedAction(action, True, "ok")
+    for action in admissible:
+        if is_pattern_entry(action):
+            filled = _match_pattern(norm, action)
+            if filled is not None:
+                return ParsedAction(filled, True, "ok")
+    if FREE_TEXT_ENTRY in admissible:
+        return ParsedAction(norm, True, "ok")
     return ParsedAction(None, False, f"not admissible: {_short(norm)}")
 
 

@@ -4,6 +4,9 @@ Built-in ids: ``rllib_istar/Sokoban-v0`` (:class:`SokobanTextEnv`, needs the
 ``sokoban`` extra), ``rllib_istar/KeyCorridor-v0`` (:class:`KeyCorridorEnv`) and
 ``rllib_istar/CreditChain-v0`` (:class:`CreditChainEnv`, several decisions with oracle
 step labels).
+``rllib_istar/WebShop-v0`` (:class:`WebShopEnv`): offline Mini-WebShop;
+``rllib_istar/Social-v0`` (:class:`~rllib_istar.envs.social.env.SocialEnv`): open
+dialogue with a judge-given outcome.
 ``import rllib_istar.envs`` registers them with gymnasium (cheap);
 :func:`register_envs` also registers every id with RLlib's
 ``ray.tune.registry.register_env`` (Ray is imported only there).
@@ -46,10 +49,13 @@ from .contract import check_text_env_class
 __all__ = ["UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID",
            "register_envs", "register_text_env", "registered_env_ids", "make_text_env",
            "all_vocabulary"]
+__all__ += ["WEBSHOP_ID", "SOCIAL_ID", "keeps_own_vocabulary", "tiny_vocabulary"]
 
 SOKOBAN_ID = "rllib_istar/Sokoban-v0"
 KEY_CORRIDOR_ID = "rllib_istar/KeyCorridor-v0"
 CREDIT_CHAIN_ID = "rllib_istar/CreditChain-v0"
+WEBSHOP_ID = "rllib_istar/WebShop-v0"
+SOCIAL_ID = "rllib_istar/Social-v0"
 
 EnvFactory = Union[type, Callable[[dict], TextEnv]]
 
@@ -63,7 +69,13 @@ _REGISTRY: dict[str, tuple[EnvFactory | str, list[str] | None]] = {
     SOKOBAN_ID: ("rllib_istar.envs.sokoban:SokobanTextEnv", None),
     KEY_CORRIDOR_ID: ("rllib_istar.envs.toy:KeyCorridorEnv", None),
     CREDIT_CHAIN_ID: ("rllib_istar.envs.credit:CreditChainEnv", None),
+    WEBSHOP_ID: ("rllib_istar.envs.webshop.env:WebShopEnv", None),
+    SOCIAL_ID: ("rllib_istar.envs.social.env:SocialEnv", None),
 }
+#: Envs whose words stay out of :func:`all_vocabulary` (large vocabularies: adding them
+#: would change the shared tiny model, and with it every other env's tiny runs); a tiny
+#: model for one of them covers the shared words plus its own (:func:`tiny_vocabulary`).
+_OWN_VOCABULARY: set[str] = {WEBSHOP_ID, SOCIAL_ID}
 _RLLIB_REGISTERED: set[str] = set()
 _rllib_enabled = False
 
@@ -117,9 +129,13 @@ def register_envs() -> None:
 
 
 def register_text_env(env_id: str, env_cls_or_creator: EnvFactory, *,
-                      vocabulary: list[str] | None = None, overwrite: bool = False) -> None:
+                      vocabulary: list[str] | None = None, overwrite: bool = False,
+                      shared_vocabulary: bool = True) -> None:
     """Register a user env under ``env_id`` (gymnasium, ``make_text_env`` and, if
     :func:`register_envs` has run, RLlib). See the module docstring for an example.
+    ``shared_vocabulary=False`` keeps the env's words out of the shared tiny model
+    (:func:`all_vocabulary`); ``model_path: tiny`` on it then builds a tiny model of
+    the shared words plus its own (:func:`tiny_vocabulary`).
 
     Raises:
         TextEnvContractError: a ``TextEnv`` subclass that breaks the contract (a plain
@@ -137,6 +153,10 @@ def register_text_env(env_id: str, env_cls_or_creator: EnvFactory, *,
     if overwrite and env_id in gymnasium.registry:
         del gymnasium.registry[env_id]
     _REGISTRY[env_id] = (env_cls_or_creator, list(vocabulary) if vocabulary is not None else None)
+    if shared_vocabulary:
+        _OWN_VOCABULARY.discard(env_id)
+    else:
+        _OWN_VOCABULARY.add(env_id)
     _register_gymnasium(env_id, env_cls_or_creator)
     if _rllib_enabled:
         _register_rllib(env_id)
@@ -188,8 +208,28 @@ def _env_vocabulary(env_id: str) -> list[str]:
 
 
 def all_vocabulary() -> list[str]:
-    """Sorted union of ``vocabulary()`` over every registered env."""
+    """Sorted union of ``vocabulary()`` over every registered env that shares the tiny
+    vocabulary (all but those registered with ``shared_vocabulary=False``)."""
     words: set[str] = set()
     for env_id in registered_env_ids():
-        words.update(_env_vocabulary(env_id))
+        if env_id not in _OWN_VOCABULARY:
+            words.update(_env_vocabulary(env_id))
     return sorted(words)
+
+
+def keeps_own_vocabulary(env_id: str) -> bool:
+    """Whether ``env_id``'s words stay out of :func:`all_vocabulary`."""
+    return env_id in _OWN_VOCABULARY
+
+
+def tiny_vocabulary(env_id: str | None = None) -> list[str]:
+    """The words of a tiny model for ``env_id``: :func:`all_vocabulary`, plus the env's
+    own words when it keeps them apart. Raises ``KeyError`` for an unknown id."""
+    words = all_vocabulary()
+    if env_id is None:
+        return words
+    if env_id not in _REGISTRY:
+        raise KeyError(env_id)
+    if env_id not in _OWN_VOCABULARY:
+        return words
+    return sorted(set(words) | set(_env_vocabulary(env_id)))

@@ -47,8 +47,34 @@ def parse_tiny_spec(spec: str) -> dict:
     return out
 
 
+def is_tiny_spec(spec) -> bool:
+    """Whether ``spec`` names a tiny model built in code: ``tiny``, ``tiny:<arch>:<hidden>:
+    <layers>`` or ``tiny-bpe`` (optionally ``+<env id>``, see :func:`resolve_model_path`)."""
+    if not isinstance(spec, str):
+        return False
+    base = spec.strip().split("+", 1)[0]
+    return base in ("tiny", "tiny-bpe") or base.startswith("tiny:")
+
+
+def _tiny_words(env_id: Optional[str]) -> list:
+    from rllib_istar.envs.registry import (
+        tiny_vocabulary,  # lazy: envs is a sibling package
+    )
+
+    try:
+        return tiny_vocabulary(env_id)
+    except KeyError:
+        raise ModelLoadError(f"tiny model spec names env {env_id!r}, which is not registered; "
+                             "register it (rllib_istar.envs.register_text_env) first") from None
+
+
 def resolve_model_path(spec: str) -> str:
     """Turn a ``model_path`` setting into an existing local folder (building tiny ones).
+
+    Tiny models cover the words of every env that shares the tiny vocabulary; a
+    ``+<env id>`` suffix (``tiny+rllib_istar/WebShop-v0``, what
+    ``IStarConfig.base_model_spec`` writes for envs that keep their vocabulary apart)
+    adds that env's words.
 
     Raises:
         ModelLoadError: the path does not exist or has no ``config.json``.
@@ -56,11 +82,13 @@ def resolve_model_path(spec: str) -> str:
     if not isinstance(spec, (str, os.PathLike)) or not str(spec).strip():
         raise ModelLoadError(f"model_path is empty; {_fix_hint(str(spec))}")
     spec = str(spec).strip()
+    if is_tiny_spec(spec):
+        spec, _, env_id = spec.partition("+")
+        env_id = env_id or None
     if spec == "tiny-bpe":  # the tiny LM with a byte-level BPE + ChatML tokenizer (lm/tiny_bpe.py)
-        from rllib_istar.envs import all_vocabulary  # lazy: envs is a sibling package
         from rllib_istar.lm.tiny_bpe import tiny_bpe_model_path
 
-        return tiny_bpe_model_path(all_vocabulary())
+        return tiny_bpe_model_path(_tiny_words(env_id))
     if spec == "tiny" or spec.startswith("tiny:"):
         from rllib_istar.lm.tiny import ARCHS, tiny_model_path
 
@@ -68,9 +96,7 @@ def resolve_model_path(spec: str) -> str:
         if kw["arch"] not in ARCHS:
             raise ModelLoadError(f"bad tiny model spec {spec!r}: arch must be one of "
                                  f"{', '.join(ARCHS)}")
-        from rllib_istar.envs import all_vocabulary  # lazy: envs is a sibling package
-
-        return tiny_model_path(all_vocabulary(), **kw)
+        return tiny_model_path(_tiny_words(env_id), **kw)
     path = os.path.abspath(os.path.expanduser(spec))
     if not os.path.isdir(path):
         materialised = resolve_alias(spec)  # None unless spec names a registered model

@@ -17,11 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from typing import Iterable
 
-from rllib_istar.lm.cache import cache_root, quiet_transformers
+from rllib_istar.lm.cache import build_once, cache_root, quiet_transformers
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
 ARCHS = ("llama", "qwen2")
@@ -128,21 +126,6 @@ def tiny_model_path(words: Iterable[str], arch: str = "llama", hidden_size: int 
     root = cache_root()
     final = os.path.join(root, tiny_model_key(words, arch, hidden_size, num_layers,
                                               num_heads, seed))
-    if os.path.isfile(os.path.join(final, "config.json")):
-        return final
-    os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".building-", dir=root)
-    os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-    try:
-        build_tiny_model(tmp, words, arch=arch, hidden_size=hidden_size,
-                         num_layers=num_layers, num_heads=num_heads, seed=seed)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            # Another process published first (target dir exists and is non-empty).
-            if not os.path.isfile(os.path.join(final, "config.json")):
-                raise
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return build_once(final, lambda tmp: build_tiny_model(
+        tmp, words, arch=arch, hidden_size=hidden_size, num_layers=num_layers,
+        num_heads=num_heads, seed=seed))

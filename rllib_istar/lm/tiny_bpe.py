@@ -36,11 +36,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from typing import Iterable
 
-from rllib_istar.lm.cache import cache_root, quiet_transformers
+from rllib_istar.lm.cache import build_once, cache_root, quiet_transformers
 from rllib_istar.lm.tiny import ARCHS, _model_config, normalize_words
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
@@ -153,20 +151,6 @@ def tiny_bpe_model_path(vocabulary_words: Iterable[str], arch: str = "llama",
     root = os.path.join(cache_root(), SUBDIR)
     final = os.path.join(root, tiny_bpe_model_key(words, arch, hidden_size, num_layers,
                                                   vocab_size, seed))
-    if os.path.isfile(os.path.join(final, "config.json")):
-        return final
-    os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".building-", dir=root)
-    os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-    try:
-        build_tiny_bpe_model(tmp, words, arch=arch, hidden_size=hidden_size,
-                             num_layers=num_layers, vocab_size=vocab_size, seed=seed)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not os.path.isfile(os.path.join(final, "config.json")):
-                raise
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return build_once(final, lambda tmp: build_tiny_bpe_model(
+        tmp, words, arch=arch, hidden_size=hidden_size, num_layers=num_layers,
+        vocab_size=vocab_size, seed=seed))

@@ -51,6 +51,8 @@ from ray.rllib.utils.metrics import (
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
+from rllib_istar.envs.deferred import supports_deferred_outcomes
+from rllib_istar.rollout.deferred_outcomes import settle_deferred_outcomes
 from rllib_istar.rollout.prompt_budget import build_prompt
 
 #: ``outcome`` values: "success" = won minus the invalid penalty per invalid step;
@@ -65,7 +67,7 @@ TASK_RNG_STATE = "task_rng_state"
 class _Trajectory:
     """Book-keeping for one live trajectory (one env, one episode)."""
 
-    __slots__ = ("env", "episode", "obs", "history", "num_invalid", "done", "failed")
+    __slots__ = ("env", "episode", "obs", "history", "num_invalid", "done", "failed", "won")
 
     def __init__(self, env, episode: SingleAgentEpisode, obs: str):
         self.env, self.episode, self.obs = env, episode, obs
@@ -73,6 +75,7 @@ class _Trajectory:
         self.num_invalid = 0
         self.done = False
         self.failed = False
+        self.won: Optional[bool] = None  # set by a deferred outcome (envs/deferred.py)
 
 
 class LLMEnvRunner(EnvRunner, Checkpointable):
@@ -188,6 +191,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             for tr in trajs:
                 if not tr.done:
                     tr.episode.is_truncated, tr.done = True, True
+        settle_deferred_outcomes([tr for tr in trajs if not tr.failed], self.metrics)
         episodes = [self._finish(tr) for tr in trajs if not tr.failed]
         episodes, groups_dropped = self._whole_groups(episodes, groups, group_size)
         self._log_sample_metrics(episodes, groups_dropped, gen_tokens, gen_time,
@@ -257,7 +261,10 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         while len(self._env_pool) <= slot:
             self._env_pool.append(None)
         if self._env_pool[slot] is None:
-            self._env_pool[slot] = self._make_env()
+            env = self._make_env()
+            if supports_deferred_outcomes(env):
+                env.set_deferred_outcomes(True)
+            self._env_pool[slot] = env
         return self._env_pool[slot]
 
     def _step_one(self, tr: _Trajectory, prompt, res) -> None:
@@ -287,6 +294,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         ep = tr.episode
         infos = ep.get_infos()
         won = bool(infos[-1].get("won", False)) if infos else False
+        if tr.won is not None:  # a deferred outcome's
+            won = tr.won
         if self.config.outcome == "success":
             outcome = float(won) - self.config.invalid_action_penalty * tr.num_invalid
         else:  # "return": the penalised step rewards already hold the penalty

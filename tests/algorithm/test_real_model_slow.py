@@ -6,8 +6,7 @@ skips with a one-line reason otherwise (CI has no weights and downloads nothing)
 from pathlib import Path
 
 import pytest
-
-from rllib_istar.cli.experiments import Source, config_variants, experiments_from_file
+from example_runs import train_example_once
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "tuned_examples"
 REAL = sorted(EXAMPLES.glob("*_smollm2_cpu.yaml"))
@@ -43,18 +42,8 @@ def test_there_are_real_model_examples_for_istar_and_rloo():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
 def test_real_model_example_trains_one_iteration(path, real_model_cache, ray_session):
-    from rllib_istar import IStarConfig
-
-    spec = experiments_from_file(str(path))[path.stem]
-    variant, _, _ = next(config_variants(path.stem, spec["config"], Source(None)))
-    algo = IStarConfig().update_from_dict(dict(variant, env=spec["env"])).build_algo()
-    try:
-        result = algo.train()
-    finally:
-        algo.stop()
+    variant, result = train_example_once(path)
     runners = result["env_runners"]
-    assert result["training_iteration"] == 1
-    assert runners["num_episodes"] == variant["group_size"] * variant["num_groups"]
     assert runners["invalid_action_rate"] < 0.5, "the response prefix gives the format"
     policy = result["learners"]["default_policy"]
     assert policy["num_policy_microbatches"] >= 1

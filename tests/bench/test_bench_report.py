@@ -73,7 +73,8 @@ def test_credit_plots_are_drawn_from_the_committed_json(tmp_path):
 
     paths = plot_credit(load_learning_results(RESULTS_DIR), str(tmp_path))
     assert sorted(os.path.basename(p) for p in paths) == [
-        "learning_credit.png", "learning_credit_auc.png", "learning_credit_presets.png"]
+        "learning_credit.png", "learning_credit_auc.png", "learning_credit_presets.png",
+        "learning_new_envs.png"]
     assert all(os.path.getsize(p) > 10_000 for p in paths)
 
 

@@ -23,6 +23,14 @@ SOKOBAN = dict(group_size=8, num_groups=4, max_new_tokens=2, lr=1e-3, num_epochs
 CREDIT = dict(group_size=8, num_groups=8, max_new_tokens=2, lr=1e-3, num_epochs=3,
               format_warmup_steps=150, prm_lr=3e-4, prm_epochs=3, step_advantage_weight=1.0)
 
+# Social-v0 and WebShop-v0 (issue 13): first run with these settings.
+SOCIAL = dict(outcome="return", pair_margin=0.05, format_warmup_steps=100, max_new_tokens=16,
+              history_length=0, group_size=8, num_groups=4, lr=1e-3, prm_lr=3e-4, num_epochs=3,
+              step_advantage_weight=0.1)
+WEBSHOP = dict(format_warmup_steps=150, response_prefix="<think> </think> <action>",
+               stop_strings=["</action>"], max_new_tokens=4, history_length=1, group_size=8,
+               num_groups=4, lr=1e-3, prm_lr=3e-4, num_epochs=3, step_advantage_weight=0.1)
+
 
 def _load(name):
     with open(os.path.join(RESULTS, name)) as f:
@@ -30,13 +38,20 @@ def _load(name):
 
 
 def test_shared_settings_are_the_committed_ones():
-    literal = {"toy": TOY, "sokoban": SOKOBAN, "credit": CREDIT}
+    literal = {"toy": TOY, "sokoban": SOKOBAN, "credit": CREDIT, "social": SOCIAL,
+               "webshop": WEBSHOP}
     assert S.SHARED == literal
     assert all(type(S.SHARED[env][k]) is type(v) for env, lit in literal.items()
                for k, v in lit.items())  # 1.0e-3 in YAML is a float, 8 an int
     assert S.ENV_IDS == {"toy": "rllib_istar/KeyCorridor-v0", "sokoban": "rllib_istar/Sokoban-v0",
-                         "credit": "rllib_istar/CreditChain-v0"}
-    assert S.ENV_CONFIGS == {"toy": {}, "sokoban": {"action_format": "bare"}, "credit": {}}
+                         "credit": "rllib_istar/CreditChain-v0", "social": "rllib_istar/Social-v0",
+                         "webshop": "rllib_istar/WebShop-v0"}
+    assert S.ENV_CONFIGS == {
+        "toy": {}, "sokoban": {"action_format": "bare"}, "credit": {},
+        "social": {"judge": "rule", "reward": "goal", "max_turns": 8, "max_steps": 4,
+                   "max_utterance_chars": 120},
+        "webshop": {"num_products": 20, "search_mode": "listed", "max_steps": 10,
+                    "reward_mode": "success_10"}}
 
 
 def test_the_norms_default_arm_is_istarconfigs_default():

@@ -26,6 +26,13 @@ def test_progress_line_has_every_column_and_dashes_without_a_prm():
     assert "dpo - | pair_acc -" in format_line(no_prm)
 
 
+def test_an_iteration_without_pairs_prints_dashes_not_zeros():
+    no_pairs = dict(RESULT, learners={"prm": {"dpo_loss": 0.0, "pair_acc": 0.0, "num_pairs": 0.0}})
+    assert "dpo - | pair_acc -" in format_line(no_pairs)
+    some = dict(RESULT, learners={"prm": {"dpo_loss": 0.5, "pair_acc": 1.0, "num_pairs": 3.0}})
+    assert "dpo 0.500 | pair_acc 1.00" in format_line(some)
+
+
 def test_printer_prefixes_trials_by_index_when_there_are_several():
     out = io.StringIO()
     printer = ProgressPrinter(out)

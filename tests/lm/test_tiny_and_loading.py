@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
-import types
 
 import pytest
 import torch
@@ -131,10 +129,14 @@ def test_bad_specs_and_dtype(tiny_path):
 
 
 def test_tiny_spec_uses_env_vocabulary(monkeypatch):
-    fake = types.ModuleType("rllib_istar.envs")
-    fake.all_vocabulary = lambda: ["alpha", "beta"]
-    monkeypatch.setitem(sys.modules, "rllib_istar.envs", fake)
+    from rllib_istar.envs import registry
+
+    asked = []
+    monkeypatch.setattr(registry, "tiny_vocabulary",
+                        lambda env_id=None: asked.append(env_id) or ["alpha", "beta"])
     path = resolve_model_path("tiny:qwen2:32:1")
+    assert asked == [None]
+    assert resolve_model_path("tiny:qwen2:32:1+me/Env-v0") == path and asked[-1] == "me/Env-v0"
     tok = load_tokenizer(path)
     assert len(tok) == 6
     assert tok.decode(tok.encode("beta alpha", add_special_tokens=False)) == "beta alpha"
@@ -159,3 +161,10 @@ def test_load_tokenizer_pad_falls_back_to_eos(tmp_path):
     tok.save_pretrained(str(tmp_path))
     loaded = load_tokenizer(str(tmp_path))
     assert loaded.pad_token_id == loaded.eos_token_id == 3
+
+
+def test_tiny_spec_with_an_unknown_env_is_one_line():
+    from rllib_istar.lm.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="names env 'nope/X-v0', which is not registered"):
+        resolve_model_path("tiny+nope/X-v0")
