@@ -231,9 +231,6 @@ class SocialEnv(TextEnv):
     def _observation_charset(self) -> str:
         return string.printable
 
-    def _max_obs_chars(self) -> int:
-        return self.MAX_OBS_CHARS
-
     def admissible_actions(self) -> list[str]:
         return [FREE_TEXT_ENTRY]
 
