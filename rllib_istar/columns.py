@@ -12,6 +12,8 @@ ROLLOUT_LOGP = "rollout_logp"      # list[float]: sampled tokens' log-probs at r
 PROMPT_TEXT = "prompt_text"        # str: the rendered prompt (for evaluation logs)
 ACTION_VALID = "is_action_valid"   # bool: the env's parser accepted the response
 ENV_REWARD_RAW = "env_reward_raw"  # float: the env's reward before the invalid penalty
+IMAGE = "image"                    # (H, W, 3) uint8: the prompt's image (image envs only,
+                                   # envs/images.py), once per step
 
 # --- env info dict, one entry per env step (optional; credit-quality metrics read it) ---
 ORACLE_LABEL = "oracle_step_label"  # float: +1 decisive and right (progress), -1 decisive and
@@ -42,6 +44,8 @@ ENV_REWARD = "env_reward"          # (N,) float, env reward incl. invalid penalt
 ANCHOR = "anchor"                  # (N,) long, anchor-state id (GiGPO)
 STEP_ORACLE = "step_oracle"        # (N,) float, the env's ORACLE_LABEL of the step, NaN if none
 ADVANTAGES = "advantages"          # (N,) or (N, L) float
+IMAGES = "images"                  # (N, H, W, 3) uint8, each row's prompt image (image envs
+                                   # only; absent otherwise)
 
 # --- module outputs (forward_train) ---
 LOGP = "logp"                      # (N, L) float32 token log-probs, 0 at position 0 and padding

@@ -23,6 +23,7 @@ def export_hf(algo, out_dir: str, include_prm: bool = True) -> Dict[str, str]:
     (never overwrite an earlier export silently).
     """
     from rllib_istar.lm import load_tokenizer, resolve_model_path
+    from rllib_istar.lm.vision import copy_vision_files
 
     config = algo.config
     if os.path.isdir(out_dir) and os.listdir(out_dir):
@@ -45,5 +46,6 @@ def export_hf(algo, out_dir: str, include_prm: bool = True) -> Dict[str, str]:
             lm = lm.merge_and_unload()
         lm.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
+        copy_vision_files(module.model_path, folder)  # a VLM's image processor and template
         written[module_id] = folder
     return written

@@ -146,7 +146,8 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
             lora_rank=self.lora_rank, lora_alpha=self.lora_alpha,
             trust_remote_code=self.trust_remote_code, compute_entropy=self.entropy_coef > 0,
             gradient_checkpointing=self.gradient_checkpointing, policy_mode=self.policy_mode,
-            autocast_dtype=self.autocast_dtype, flush_denormal=self.flush_denormal)
+            autocast_dtype=self.autocast_dtype, flush_denormal=self.flush_denormal,
+            prm_inputs=self.prm_inputs)
 
     def policy_module_spec(self):
         return self.module_specs()[POLICY_ID]

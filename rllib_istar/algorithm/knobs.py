@@ -162,6 +162,11 @@ class IStarKnobs:
         "over a frozen copy of the base (saves optimizer memory; needs the 'lora' extra); "
         "'none': no PRM (only valid with an outcome-only estimator).",
         choices=PRM_MODES + ("none",), section="model")
+    prm_inputs: str = Knob(
+        "multimodal", "What the PRM reads on envs that observe images: 'multimodal' the "
+        "policy's input, image pixels included (OURS: a PRM that sees the board); 'text' the "
+        "same token ids without the pixels (the reference's image-blind PRM, for comparison). "
+        "Text envs are unaffected.", choices=("multimodal", "text"), section="model")
     lora_rank: int = Knob(8, "LoRA rank of the adapters (policy_mode / prm_mode lora). OURS.",
                           minimum=1, section="model")
     lora_alpha: int = Knob(16, "LoRA alpha of the adapters. OURS.", minimum=1,

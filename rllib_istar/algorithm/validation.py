@@ -177,6 +177,7 @@ def _check_against_env(config, fail: Fail) -> None:
     if not isinstance(config.env, str):
         return
     _check_anchor_states(config, fail)
+    _check_image_inputs(config, fail)
     try:
         env_steps = _env_max_steps(config.env, dict(config.env_config or {}))
     except Exception:  # a bad env_config is reported when the env is built
@@ -208,6 +209,48 @@ def _check_anchor_states(config, fail: Fail) -> None:
         fail(f"advantage_estimator gigpo needs repeated states, but {config.env} never "
              "revisits an observation (ANCHOR_STATES = False): every step would be its own "
              "anchor group; use istar_rloo, istar_grpo, rloo or grpo")
+
+
+def _check_image_inputs(config, fail: Fail) -> None:
+    """An env observing pictures (``envs/images.py``) needs a vision-language policy
+    (``lm/vision.py``) generated through the ``hf`` backend."""
+    from rllib_istar.envs.images import config_gives_images
+    from rllib_istar.envs.registry import text_env_class
+
+    env_cls = text_env_class(config.env) if isinstance(config.env, str) else None
+    try:
+        images = env_cls is not None and config_gives_images(
+            env_cls, env_cls.resolve_config(dict(config.env_config or {})))
+    except Exception:  # a bad env_config is reported when the env is built
+        return
+    if not images:
+        return
+    if config.generation_backend == "vllm":
+        from rllib_istar.rollout.generation import VLLM_NO_IMAGES
+
+        fail(f"{config.env} observes images: {VLLM_NO_IMAGES} (or env_config observation: text)")
+    if not _is_vision_spec(config.model_path):
+        fail(f"{config.env} observes images, but model_path {config.model_path!r} is not a "
+             "vision-language model; use model_path: tiny-vlm or a local Qwen2.5-VL / "
+             "Qwen2-VL folder, or set env_config observation: text for a text model")
+
+
+def _is_vision_spec(spec) -> bool:
+    """Whether a ``model_path`` setting names a vision-language model; True when it cannot
+    tell without loading (a missing folder is reported when the model loads)."""
+    import os
+
+    from rllib_istar.lm.loading import is_tiny_spec
+    from rllib_istar.lm.vision import is_vision_model_path
+
+    if is_tiny_spec(spec):
+        return str(spec).strip().startswith("tiny-vlm")
+    path = os.path.abspath(os.path.expanduser(str(spec)))
+    if os.path.isdir(path):
+        return is_vision_model_path(path)
+    from rllib_istar.lm.pretrained import lookup
+
+    return lookup(str(spec)) is None  # the registered pretrained models are text models
 
 
 def _env_max_steps(env_id: str, env_config: dict):

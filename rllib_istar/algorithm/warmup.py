@@ -83,7 +83,10 @@ def warmup_model_path(base_path: str, env_id: str, env_config: Optional[dict], s
 
 def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Random,
              history_length: int, max_prompt_length: int, action_format: str, tokenizer,
-             response_prefix: Optional[str] = None):
+             response_prefix: Optional[str] = None, image_of=None):
+    """``(prompt ids, response ids, image or None)`` examples. With ``image_of(env)``
+    (image envs and a vision-language model) ``encode`` is ``encode(text, image)`` and
+    each example keeps its prompt's image, as the env runner does."""
     from rllib_istar.rollout.prompt_budget import build_prompt
 
     examples = []
@@ -91,13 +94,16 @@ def _collect(env, encode, eos_id: Optional[int], n_examples: int, rng: random.Ra
         obs, _ = env.reset(seed=rng.randrange(2**31 - 1))
         history, done = [], False
         while not done and len(examples) < n_examples:
-            prompt = build_prompt(env.render_prompt, encode, obs, history, history_length,
-                                  max_prompt_length)
+            image = image_of(env) if image_of is not None else None
+            prompt = build_prompt(env.render_prompt,
+                                  encode if image is None else (lambda t: encode(t, image)),
+                                  obs, history, history_length, max_prompt_length)
             action = env.format_example_action(rng)
             target = response_after_prefix(format_response(action, action_format),
                                            response_prefix)
             response = tokenizer.encode(target, add_special_tokens=False)
-            examples.append((prompt.ids, response + ([eos_id] if eos_id is not None else [])))
+            examples.append((prompt.ids, response + ([eos_id] if eos_id is not None else []),
+                             image))
             next_obs, _, terminated, truncated, _ = env.step(format_response(action, action_format))
             history.append((obs, action))
             obs, done = next_obs, terminated or truncated
@@ -119,6 +125,7 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     the modules do (``IStarConfig.flush_denormal``), so the cached result does not depend
     on what ran before in the process."""
     from rllib_istar.envs import make_text_env
+    from rllib_istar.envs.images import gives_images
     from rllib_istar.lm.loading import (
         encode_prompt,
         load_causal_lm,
@@ -126,8 +133,14 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
         to_torch_dtype,
     )
     from rllib_istar.lm.logprobs import compute_token_logprobs
+    from rllib_istar.lm.vision import (
+        VisionInputs,
+        copy_vision_files,
+        is_vision_model_path,
+    )
 
     tokenizer = load_tokenizer(base_path)
+    vision = VisionInputs.from_path(base_path, tokenizer) if is_vision_model_path(base_path) else None
     torch.set_flush_denormal(bool(flush_denormal))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -135,27 +148,34 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
         env = make_text_env(env_id, dict(env_config or {}))
         action_format = getattr(env, "action_format", "bare")
         rng = random.Random(seed)
-        data = _collect(env, lambda t: encode_prompt(tokenizer, t, response_prefix),
-                        tokenizer.eos_token_id, steps * batch_size // 4 + batch_size, rng,
-                        history_length, max_prompt_length, action_format, tokenizer,
-                        response_prefix)
+        if vision is not None and gives_images(env):  # the picture prompts the runner builds
+            encode = lambda t, im: vision.encode_prompt(tokenizer, t, im.shape, response_prefix)  # noqa: E731
+            image_of = lambda e: e.observation_image()  # noqa: E731
+        else:
+            encode, image_of = (lambda t: encode_prompt(tokenizer, t, response_prefix)), None
+        data = _collect(env, encode, tokenizer.eos_token_id, steps * batch_size // 4 + batch_size,
+                        rng, history_length, max_prompt_length, action_format, tokenizer,
+                        response_prefix, image_of=image_of)
         optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         autocast = (torch.autocast("cpu", dtype=to_torch_dtype(autocast_dtype)) if autocast_dtype
                     else contextlib.nullcontext())
         model.train()
         for _ in range(steps):
             batch = rng.sample(data, min(batch_size, len(data)))
-            length = max(len(p) + len(r) for p, r in batch)
+            length = max(len(p) + len(r) for p, r, _ in batch)
             ids = torch.zeros((len(batch), length), dtype=torch.long)
             labels = torch.full((len(batch), length), -100, dtype=torch.long)
             mask = torch.zeros((len(batch), length), dtype=torch.long)
-            for i, (p, r) in enumerate(batch):
+            for i, (p, r, _) in enumerate(batch):
                 ids[i, : len(p) + len(r)] = torch.tensor(p + r)
                 labels[i, len(p): len(p) + len(r)] = torch.tensor(r)
                 mask[i, : len(p) + len(r)] = 1
             target = (labels >= 0).float()
+            pixels = (vision.pixel_inputs([im for _, _, im in batch])
+                      if image_of is not None else None)
             with autocast:
-                logp = compute_token_logprobs(model, ids, mask, target_mask=target)
+                logp = compute_token_logprobs(model, ids, mask, target_mask=target,
+                                              model_inputs=pixels)
             loss = -(logp * target).sum() / target.sum()
             optim.zero_grad()
             loss.backward()
@@ -165,6 +185,7 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     tmp = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".warmup-")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
+    copy_vision_files(base_path, tmp)
     with open(os.path.join(tmp, "warmup.json"), "w") as f:
         json.dump({"base": base_path, "env": env_id, "steps": steps, "seed": seed,
                    "final_loss": float(loss.detach())}, f)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Sequence
 
+import numpy as np
 import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 
@@ -39,7 +40,11 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         ``anchor`` ``(N,) long``; ``env_reward (N,) float``; ``step_oracle (N,) float``
         (the env's ``info[ORACLE_LABEL]`` of the step: +1 / -1 decisive right / wrong,
         0 not decisive, NaN where the env gives none);
-        ``traj_outcome (M,) float``; ``traj_group (M,) long``; ``traj_won (M,) float``.
+        ``traj_outcome (M,) float``; ``traj_group (M,) long``; ``traj_won (M,) float``;
+        for image envs (``envs/images.py``: every step carries ``columns.IMAGE``) also
+        ``images (N, H, W, 3) uint8``, each row's prompt image, stored once per row (the
+        GiGPO anchor key then adds the image's bytes to the observation text, whose
+        placeholder alone would make every state alike).
 
     Example: one trajectory with steps (prompt [5, 6], response [7]) and
     (prompt [5], response [8, 9]) gives ``input_ids [[5,6,7],[5,8,9]]`` and
@@ -49,6 +54,9 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
     rows: List[tuple] = []
     traj_outcome, traj_group, traj_won = [], [], []
     step_traj, step_group, step_index, env_reward, anchor_keys, oracle = [], [], [], [], [], []
+    images: List[Any] = []
+    with_images = bool(episodes) and all(C.IMAGE in ep.extra_model_outputs for ep in episodes
+                                         if len(ep))
     for m, ep in enumerate(episodes):
         g = group_index.setdefault(ep.custom_data[C.GROUP_ID], len(group_index))
         traj_outcome.append(float(ep.custom_data[C.OUTCOME]))
@@ -60,13 +68,19 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         observations = ep.get_observations()
         rewards = ep.get_rewards()
         oracle.extend(step_oracle_labels(ep))
+        step_images = ep.get_extra_model_outputs(C.IMAGE) if with_images and len(ep) else None
         for t in range(len(ep)):
             rows.append((list(prompts[t]), list(responses[t]), list(logps[t])))
             step_traj.append(m)
             step_group.append(g)
             step_index.append(t)
             env_reward.append(float(rewards[t]))
-            anchor_keys.append(observations[t])
+            if step_images is None:
+                anchor_keys.append(observations[t])
+            else:
+                image = np.asarray(step_images[t], dtype=np.uint8)
+                images.append(image)
+                anchor_keys.append((observations[t], image.shape, image.tobytes()))
     n = len(rows)
     length = max((len(p) + len(r) for p, r, _ in rows), default=1)
     input_ids = torch.full((n, length), pad_id, dtype=torch.long)
@@ -80,7 +94,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         response_mask[i, p : p + r] = 1.0
         rollout_logp[i, p : p + r] = torch.tensor(logp, dtype=torch.float32)
     step_group_t = torch.tensor(step_group, dtype=torch.long)
-    return {
+    out = {
         C.INPUT_IDS: input_ids,
         C.ATTENTION_MASK: attention_mask,
         C.RESPONSE_MASK: response_mask,
@@ -95,6 +109,9 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         C.TRAJ_GROUP: torch.tensor(traj_group, dtype=torch.long),
         C.TRAJ_WON: torch.tensor(traj_won, dtype=torch.float32),
     }
+    if images:
+        out[C.IMAGES] = torch.from_numpy(np.stack(images))
+    return out
 
 
 class EpisodesToStepRows(ConnectorV2):

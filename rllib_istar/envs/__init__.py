@@ -5,7 +5,9 @@
   credit-assignment toy; :class:`CreditChainEnv` (``rllib_istar/CreditChain-v0``):
   several free decisions, some decisive, with oracle step labels;
   :class:`SokobanTextEnv` (``rllib_istar/Sokoban-v0``): text Sokoban on gym_sokoban
-  (``pip install 'rllib_istar[sokoban]'``), imported lazily.
+  (``pip install 'rllib_istar[sokoban]'``), imported lazily;
+  :class:`VisualSokobanEnv` (``rllib_istar/VisualSokoban-v0``): the same Sokoban with
+  picture observations (the image protocol of :mod:`.images`), imported lazily.
 * :class:`WebShopEnv` (``rllib_istar/WebShop-v0``): offline Mini-WebShop, imported lazily.
 * :class:`SocialEnv` (``rllib_istar/Social-v0``): open dialogue with a scripted or HF
   partner and a rule, HF or OpenAI-compatible judge, imported lazily.
@@ -30,6 +32,7 @@ from .registry import (
     KEY_CORRIDOR_ID,
     SOCIAL_ID,
     SOKOBAN_ID,
+    VISUAL_SOKOBAN_ID,
     WEBSHOP_ID,
     UnknownEnvError,
     _register_gymnasium,
@@ -48,6 +51,7 @@ __all__ = ["TextEnv", "TextEnvContractError", "KeyCorridorEnv", "CreditChainEnv"
            "UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID", "make_text_env",
            "register_envs", "register_text_env", "registered_env_ids", "all_vocabulary"]
 __all__ += ["WEBSHOP_ID", "WebShopEnv", "SOCIAL_ID", "SocialEnv"]
+__all__ += ["VISUAL_SOKOBAN_ID", "VisualSokobanEnv"]
 
 
 def __getattr__(name: str):
@@ -55,6 +59,10 @@ def __getattr__(name: str):
         from .sokoban import SokobanTextEnv
 
         return SokobanTextEnv
+    if name == "VisualSokobanEnv":  # lazy, like SokobanTextEnv
+        from .visual_sokoban import VisualSokobanEnv
+
+        return VisualSokobanEnv
     if name == "WebShopEnv":  # lazy, like the registry entry
         from .webshop import WebShopEnv
 

@@ -4,6 +4,8 @@ Built-in ids: ``rllib_istar/Sokoban-v0`` (:class:`SokobanTextEnv`, needs the
 ``sokoban`` extra), ``rllib_istar/KeyCorridor-v0`` (:class:`KeyCorridorEnv`) and
 ``rllib_istar/CreditChain-v0`` (:class:`CreditChainEnv`, several decisions with oracle
 step labels).
+``rllib_istar/VisualSokoban-v0`` (:class:`VisualSokobanEnv`): the same Sokoban with
+picture observations (:mod:`.images`), keeping its words apart like WebShop and Social.
 ``rllib_istar/WebShop-v0`` (:class:`WebShopEnv`): offline Mini-WebShop;
 ``rllib_istar/Social-v0`` (:class:`~rllib_istar.envs.social.env.SocialEnv`): open
 dialogue with a judge-given outcome.
@@ -50,12 +52,14 @@ __all__ = ["UnknownEnvError", "SOKOBAN_ID", "KEY_CORRIDOR_ID", "CREDIT_CHAIN_ID"
            "register_envs", "register_text_env", "registered_env_ids", "make_text_env",
            "all_vocabulary"]
 __all__ += ["WEBSHOP_ID", "SOCIAL_ID", "keeps_own_vocabulary", "tiny_vocabulary"]
+__all__ += ["VISUAL_SOKOBAN_ID"]
 
 SOKOBAN_ID = "rllib_istar/Sokoban-v0"
 KEY_CORRIDOR_ID = "rllib_istar/KeyCorridor-v0"
 CREDIT_CHAIN_ID = "rllib_istar/CreditChain-v0"
 WEBSHOP_ID = "rllib_istar/WebShop-v0"
 SOCIAL_ID = "rllib_istar/Social-v0"
+VISUAL_SOKOBAN_ID = "rllib_istar/VisualSokoban-v0"
 
 EnvFactory = Union[type, Callable[[dict], TextEnv]]
 
@@ -71,11 +75,12 @@ _REGISTRY: dict[str, tuple[EnvFactory | str, list[str] | None]] = {
     CREDIT_CHAIN_ID: ("rllib_istar.envs.credit:CreditChainEnv", None),
     WEBSHOP_ID: ("rllib_istar.envs.webshop.env:WebShopEnv", None),
     SOCIAL_ID: ("rllib_istar.envs.social.env:SocialEnv", None),
+    VISUAL_SOKOBAN_ID: ("rllib_istar.envs.visual_sokoban:VisualSokobanEnv", None),
 }
 #: Envs whose words stay out of :func:`all_vocabulary` (large vocabularies: adding them
 #: would change the shared tiny model, and with it every other env's tiny runs); a tiny
 #: model for one of them covers the shared words plus its own (:func:`tiny_vocabulary`).
-_OWN_VOCABULARY: set[str] = {WEBSHOP_ID, SOCIAL_ID}
+_OWN_VOCABULARY: set[str] = {WEBSHOP_ID, SOCIAL_ID, VISUAL_SOKOBAN_ID}
 _RLLIB_REGISTERED: set[str] = set()
 _rllib_enabled = False
 

@@ -121,6 +121,8 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         columns = {C.INPUT_IDS: rows[C.INPUT_IDS], C.ATTENTION_MASK: rows[C.ATTENTION_MASK],
                    C.RESPONSE_MASK: rows[C.RESPONSE_MASK], C.OLD_LOGP: old_logp,
                    C.ADVANTAGES: advantages}
+        if C.IMAGES in rows:  # image envs: each row's prompt image rides along (uint8)
+            columns[C.IMAGES] = rows[C.IMAGES]
         if self._ref_lm is not None:
             columns[C.REF_LOGP] = self._chunked_logp(self._ref_lm_logp, rows)
         batch = MultiAgentBatch({POLICY_ID: SampleBatch(columns)}, env_steps=len(old_logp))
@@ -188,20 +190,25 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         return n
 
     def _chunked_logp(self, logp_fn, rows) -> torch.Tensor:
-        """No-grad ``logp_fn(ids, mask, response_mask=...) -> (n, L)`` over micro-batches,
-        concatenated to (N, L); only the response positions are computed."""
+        """No-grad ``logp_fn(ids, mask, response_mask=..., images=...) -> (n, L)`` over
+        micro-batches, concatenated to (N, L); only the response positions are computed.
+        ``images`` is the rows' ``columns.IMAGES`` slice (None for text envs)."""
         ids, am, resp = rows[C.INPUT_IDS], rows[C.ATTENTION_MASK], rows[C.RESPONSE_MASK]
+        images = rows.get(C.IMAGES)
         with torch.no_grad():
-            outs = [logp_fn(ids[sl], am[sl], response_mask=resp[sl]).float()
+            outs = [logp_fn(ids[sl], am[sl], response_mask=resp[sl],
+                            images=None if images is None else images[sl]).float()
                     for sl in self._slices(len(ids))]
         return torch.cat(outs) if outs else torch.zeros_like(rows[C.RESPONSE_MASK])
 
-    def _ref_lm_logp(self, ids, am, response_mask=None):
-        """Log-probs of the frozen initial policy (KL term), same numerics as the modules."""
+    def _ref_lm_logp(self, ids, am, response_mask=None, images=None):
+        """Log-probs of the frozen initial policy (KL term), same numerics (and the same
+        image inputs) as the policy module."""
         policy = self._plain(POLICY_ID)
         with policy.autocast():
             return compute_token_logprobs(self._ref_lm, ids, am, policy.temperature,
-                                          target_mask=response_mask)
+                                          target_mask=response_mask,
+                                          model_inputs=policy.image_inputs(images))
 
     def _log(self, module_id: str, values: Dict[str, float]) -> None:
         for key, value in values.items():

@@ -98,9 +98,8 @@ class PRMPhase:
         for i in range(self._synced_count(len(slices))):
             # ranks with fewer micro-batches run zero-weight ones so DDP's all-reduce lines up
             sl, weight = (slices[i], 1.0) if i < len(slices) else (slices[0], 0.0)
-            logp = prm.forward_train({C.INPUT_IDS: rows[C.INPUT_IDS][sl],
-                                      C.ATTENTION_MASK: rows[C.ATTENTION_MASK][sl],
-                                      C.RESPONSE_MASK: rows[C.RESPONSE_MASK][sl]})[C.LOGP]
+            columns = (C.INPUT_IDS, C.ATTENTION_MASK, C.RESPONSE_MASK, C.IMAGES)
+            logp = prm.forward_train({k: rows[k][sl] for k in columns if k in rows})[C.LOGP]
             (weight * loss_fn(logp, sl)).backward()
         grads = {pid: p.grad for pid, p in params.items() if p.grad is not None}
         self._step_prm_optimizer(self.postprocess_gradients(grads))

@@ -2,7 +2,8 @@
 
 ``model_path`` is either ``"tiny"`` / ``"tiny:<arch>:<hidden>:<layers>"`` (a random
 tiny model over every registered env's vocabulary, see ``lm.tiny``), ``"tiny-bpe"`` (the
-same with a byte-level BPE tokenizer and a chat template, ``lm.tiny_bpe``), the name of a
+same with a byte-level BPE tokenizer and a chat template, ``lm.tiny_bpe``), ``"tiny-vlm"``
+(a tiny Qwen2.5-VL vision-language model, ``lm.tiny_vlm``; ``lm.vision``), the name of a
 registered pretrained model once ``rllib fetch-model NAME`` has materialised it (e.g.
 ``"smollm2-135m-instruct"``, see ``lm.pretrained``), a local Hugging Face folder
 (``config.json`` + weights + tokenizer files), or a "GGUF folder": a folder without
@@ -19,6 +20,7 @@ from typing import Optional
 from rllib_istar.lm.cache import is_warmup_path, quiet_transformers
 from rllib_istar.lm.errors import ModelLoadError
 from rllib_istar.lm.pretrained import dequantise_gguf, require_gguf, resolve_alias
+from rllib_istar.lm.vision import is_vision_model_path, load_vision_lm
 
 DTYPES = ("float32", "bfloat16", "float16")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16",
@@ -49,11 +51,13 @@ def parse_tiny_spec(spec: str) -> dict:
 
 def is_tiny_spec(spec) -> bool:
     """Whether ``spec`` names a tiny model built in code: ``tiny``, ``tiny:<arch>:<hidden>:
-    <layers>`` or ``tiny-bpe`` (optionally ``+<env id>``, see :func:`resolve_model_path`)."""
+    <layers>``, ``tiny-bpe`` or ``tiny-vlm[:<arch>]`` (optionally ``+<env id>``, see
+    :func:`resolve_model_path`)."""
     if not isinstance(spec, str):
         return False
     base = spec.strip().split("+", 1)[0]
-    return base in ("tiny", "tiny-bpe") or base.startswith("tiny:")
+    return (base in ("tiny", "tiny-bpe", "tiny-vlm") or base.startswith("tiny:")
+            or base.startswith("tiny-vlm:"))
 
 
 def _tiny_words(env_id: Optional[str]) -> list:
@@ -85,6 +89,10 @@ def resolve_model_path(spec: str) -> str:
     if is_tiny_spec(spec):
         spec, _, env_id = spec.partition("+")
         env_id = env_id or None
+    if spec == "tiny-vlm" or spec.startswith("tiny-vlm:"):  # a tiny Qwen2(.5)-VL (lm/tiny_vlm.py)
+        from rllib_istar.lm.tiny_vlm import parse_tiny_vlm_spec, tiny_vlm_path
+
+        return tiny_vlm_path(_tiny_words(env_id), arch=parse_tiny_vlm_spec(spec))
     if spec == "tiny-bpe":  # the tiny LM with a byte-level BPE + ChatML tokenizer (lm/tiny_bpe.py)
         from rllib_istar.lm.tiny_bpe import tiny_bpe_model_path
 
@@ -187,7 +195,9 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
 
 
 def load_causal_lm(path: str, dtype="float32", trust_remote_code: bool = False):
-    """``AutoModelForCausalLM`` from a local folder in ``dtype`` (train mode off).
+    """``AutoModelForCausalLM`` from a local folder in ``dtype`` (train mode off); a
+    vision-language folder (``config.json`` with a ``vision_config``) loads through
+    ``AutoModelForImageTextToText`` instead (``lm.vision``).
 
     A GGUF folder's file is dequantised into a plain model that trains and saves like
     any other (see :func:`rllib_istar.lm.pretrained.dequantise_gguf`).
@@ -200,6 +210,8 @@ def load_causal_lm(path: str, dtype="float32", trust_remote_code: bool = False):
     if not os.path.isfile(os.path.join(path, "config.json")):
         path = resolve_model_path(path)
     gguf_name = gguf_file_in(path)
+    if is_vision_model_path(path):
+        return load_vision_lm(path, torch_dtype, trust_remote_code)
     if gguf_name is not None:
         model = dequantise_gguf(path, gguf_name, torch_dtype, trust_remote_code)
     else:

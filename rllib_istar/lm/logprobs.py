@@ -10,6 +10,10 @@ from typing import Optional
 
 import torch
 
+from rllib_istar.lm.vision import forward_inputs, is_vision_model, suppressed_token_ids
+
+#: the logit of a suppressed token: finite, so the entropy's p * logit stays 0
+SUPPRESSED_LOGIT = -1e30
 # Upper bound on the float32 working set of one row chunk (bytes).
 _CHUNK_BYTES = 1 << 28
 
@@ -24,7 +28,8 @@ def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor,
-                         temperature: float = 1.0, entropy_out: list | None = None) -> torch.Tensor:
+                         temperature: float = 1.0, entropy_out: list | None = None,
+                         suppress_ids: tuple = ()) -> torch.Tensor:
     """Gathered ``log_softmax(logits / temperature)[targets]`` in float32.
 
     Args:
@@ -35,6 +40,9 @@ def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor,
         temperature: > 0.
         entropy_out: if a list is given, the (N, T) float32 entropy of
             ``softmax(logits / temperature)`` is appended to it.
+        suppress_ids: token ids the policy can never emit (a vision model's image and
+            vision tokens, ``lm.vision.suppressed_token_ids``): their logits are set to
+            ``SUPPRESSED_LOGIT`` first, as the generator does before sampling.
     Returns:
         (N, T) float32.
     """
@@ -45,6 +53,9 @@ def logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor,
         lg = logits[i:i + rows].float()
         if temperature != 1.0:
             lg = lg / temperature
+        if suppress_ids:
+            lg = lg.index_fill(-1, torch.as_tensor(suppress_ids, device=lg.device),
+                               SUPPRESSED_LOGIT)
         picked = lg.gather(-1, targets[i:i + rows].unsqueeze(-1)).squeeze(-1)
         lse = torch.logsumexp(lg, dim=-1)
         out.append(picked - lse)
@@ -112,7 +123,8 @@ def _gathered_logprobs(parts, input_ids, mask, target_mask, temperature, entropy
 def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                            temperature: float = 1.0, entropy_out: list | None = None,
                            first_position: Optional[int] = None,
-                           target_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                           target_mask: Optional[torch.Tensor] = None,
+                           model_inputs: Optional[dict] = None) -> torch.Tensor:
     """``out[:, j] = log p(input_ids[:, j] | input_ids[:, :j])`` under ``logits / temperature``.
 
     Args:
@@ -131,7 +143,16 @@ def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch
             mask). For GATHER_MODEL_TYPES the LM head runs on exactly those positions'
             predicting hidden states (a 49k-vocabulary head over K response tokens instead
             of N x L positions); every other position is 0. Other models fall back to
-            ``first_position`` = the mask's first column (same values).
+            ``first_position`` = the mask's first column (same values, and every position
+            outside the mask set to 0 as well).
+        model_inputs: extra forward inputs of a vision-language model (``pixel_values``,
+            ``image_grid_thw``: ``lm.vision.VisionInputs.pixel_inputs``, one image per
+            row), moved to the ids' device (with ``mm_token_type_ids``,
+            ``lm.vision.forward_inputs``). Vision models get no ``position_ids``: they
+            derive their multimodal rotary positions from the ids, the image grid and
+            the mask themselves. Ignored by text models. A vision model's image and
+            vision tokens are suppressed (``lm.vision.suppressed_token_ids``), as in
+            generation.
     Returns:
         (N, L) float32. ``out[:, 0] = 0``; a position is 0 unless both it and the
         position before it are real tokens (so padding contributes nothing).
@@ -149,25 +170,33 @@ def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch
             entropy_out.append(out.clone())
         return out
     mask = attention_mask.to(input_ids.device).long()
-    if target_mask is not None:
+    vision = is_vision_model(model)
+    extra = forward_inputs(model, input_ids, model_inputs) if vision else {}
+    if target_mask is not None and not vision:
         parts = _decoder_and_head(model)
         if parts is not None:
             return _gathered_logprobs(parts, input_ids, mask, target_mask, temperature,
                                       entropy_out)
+    if target_mask is not None:
         first = first_response_column(target_mask)
         first_position = length - 1 if first is None else first
     start = 1 if first_position is None else min(max(int(first_position), 1), length - 1)
     kwargs = {}
     if start > 1 and _accepts_logits_to_keep(model):
         kwargs["logits_to_keep"] = length - start + 1  # hidden states start-1 .. L-1
-    logits = model(input_ids=input_ids, attention_mask=mask,
-                   position_ids=position_ids_from_mask(mask), use_cache=False, **kwargs).logits
+    if not vision:
+        kwargs["position_ids"] = position_ids_from_mask(mask)
+    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False, **extra,
+                   **kwargs).logits
     if "logits_to_keep" not in kwargs:
         logits = logits[:, start - 1:]
     ent: list = []
     lp = logprobs_from_logits(logits[:, :-1], input_ids[:, start:], temperature,
-                              entropy_out=ent if entropy_out is not None else None)
+                              entropy_out=ent if entropy_out is not None else None,
+                              suppress_ids=suppressed_token_ids(model) if vision else ())
     valid = (mask[:, start:] * mask[:, start - 1:-1]).to(lp.dtype)
+    if target_mask is not None:  # exactly the wanted positions, as the gathered path gives
+        valid = valid * target_mask[:, start:].to(device=lp.device, dtype=lp.dtype).gt(0)
     head = out[:, :start]
     if entropy_out is not None:
         entropy_out.append(torch.cat([head, ent[0] * valid], dim=1))

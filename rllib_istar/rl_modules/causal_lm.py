@@ -20,6 +20,10 @@ module's job on the Learner is teacher-forced per-token log-probs
     compute_entropy: bool, default False: ``forward_train`` also returns the (N, L)
         predictive entropy (for an entropy bonus).
     role: "policy" (default) or "prm" (read by ``ImplicitPRMRLModule``).
+    image_inputs: bool, default True: a vision-language model (``lm.vision``) reads the
+        rows' images (``columns.IMAGES``); False feeds it the ids alone, image-pad tokens
+        included but no pixels (the reference's image-blind PRM, ``prm_inputs: text``).
+        A text-only model always reads the ids alone.
 
 State (``get_state``) is ``{"lm.<hf name>": CPU tensor in the native dtype}``: no
 numpy, because RLlib's ``convert_to_numpy`` upcasts to float32 and crashes on bf16.
@@ -50,6 +54,7 @@ from rllib_istar.lm.loading import (
     to_torch_dtype,
 )
 from rllib_istar.lm.logprobs import compute_token_logprobs
+from rllib_istar.lm.vision import VisionInputs, is_vision_model_path
 from rllib_istar.rl_modules.lora import wrap_lora
 
 _NO_GENERATION = ("{cls} does not compute actions: generation goes through "
@@ -102,6 +107,12 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         autocast = cfg.get("autocast_dtype")
         self._autocast_dtype = to_torch_dtype(autocast) if autocast else None
         self.lm = self._build_lm(cfg)
+        self.vision: Optional[VisionInputs] = None  # a VLM's image processor and prompts
+        if is_vision_model_path(self.model_path):
+            from rllib_istar.lm.loading import load_tokenizer
+
+            self.vision = VisionInputs.from_path(self.model_path, load_tokenizer(self.model_path))
+        self.reads_images = self.vision is not None and bool(cfg.get("image_inputs", True))
         # LoRA: the state is the trainable adapter tensors only (names fixed at setup).
         self._adapter_keys = ({n for n, p in self.named_parameters() if p.requires_grad}
                               if self._uses_lora(cfg) else None)
@@ -132,7 +143,8 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
     # ------------------------------------------------------------------ compute
     def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                        temperature: Optional[float] = None,
-                       response_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                       response_mask: Optional[torch.Tensor] = None,
+                       images: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(N, L) ids + (N, L) mask (right-padded) -> (N, L) float32 log-probs.
 
         ``out[:, j] = log p(ids[:, j] | ids[:, :j])`` under ``logits / temperature``
@@ -141,12 +153,22 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         head runs on their hidden states only: a 49k-vocab head over a 150-token prompt
         is most of a step; ``lm.logprobs.compute_token_logprobs``'s ``target_mask``);
         every other position is 0.
+        ``images`` (N, H, W, 3) uint8, one per row (``columns.IMAGES``), reach a
+        vision-language model that reads images (:meth:`image_inputs`); others ignore them.
         Inputs are moved to the model's device.
         """
-        return self._logprobs(input_ids, attention_mask, response_mask, temperature)[0]
+        return self._logprobs(input_ids, attention_mask, response_mask, temperature,
+                              images=images)[0]
+
+    def image_inputs(self, images: Optional[torch.Tensor]) -> Optional[dict]:
+        """The forward inputs (``pixel_values``, ``image_grid_thw``) for ``images``
+        (N, H, W, 3) uint8, or None when there are none or this module reads no images."""
+        if images is None or not self.reads_images:
+            return None
+        return self.vision.pixel_inputs(images)
 
     def _logprobs(self, input_ids, attention_mask, response_mask=None, temperature=None,
-                  entropy: bool = False):
+                  entropy: bool = False, images=None):
         """``(logp (N, L), entropy (N, L) or None)``; see :meth:`token_logprobs`."""
         dev = self.device
         ids, mask, full = _trim_padding(torch.as_tensor(input_ids).to(dev).long(),
@@ -156,7 +178,8 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         with self.autocast():
             logp = compute_token_logprobs(self.lm, ids, mask,
                                           self.temperature if temperature is None else temperature,
-                                          entropy_out=ent, target_mask=target)
+                                          entropy_out=ent, target_mask=target,
+                                          model_inputs=self.image_inputs(images))
         pad = (0, full - logp.shape[1])
         return (torch.nn.functional.pad(logp, pad),
                 torch.nn.functional.pad(ent[0], pad) if entropy else None)
@@ -169,10 +192,12 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
     def _forward_train(self, batch: Dict[str, Any], **kwargs) -> Dict[str, Any]:
         """``{"logp": (N, L) float32}`` from ``batch["input_ids"]``/``["attention_mask"]``
         (plus ``"entropy": (N, L)`` when ``compute_entropy`` is set); a
-        ``batch["response_mask"]`` limits the LM head to the response positions."""
+        ``batch["response_mask"]`` limits the LM head to the response positions and
+        ``batch["images"]`` (N, H, W, 3) uint8 carries a vision model's images."""
         logp, ent = self._logprobs(batch[C.INPUT_IDS], batch[C.ATTENTION_MASK],
                                    batch.get(C.RESPONSE_MASK),
-                                   entropy=bool(self._cfg.get("compute_entropy")))
+                                   entropy=bool(self._cfg.get("compute_entropy")),
+                                   images=batch.get(C.IMAGES))
         return {C.LOGP: logp} if ent is None else {C.LOGP: logp, C.ENTROPY: ent}
 
     @override(TorchRLModule)

@@ -20,11 +20,14 @@ def build_module_specs(model_path: str, dtype: str = "float32", temperature: flo
                        gradient_checkpointing: bool = False,
                        compute_entropy: bool = False, policy_mode: str = "full",
                        autocast_dtype: Optional[str] = None,
-                       flush_denormal: bool = True) -> Dict[str, RLModuleSpec]:
+                       flush_denormal: bool = True,
+                       prm_inputs: str = "multimodal") -> Dict[str, RLModuleSpec]:
     """``{POLICY_ID: spec}`` plus ``{PRM_ID: learner-only spec}`` when ``prm``.
 
     The PRM loads ``prm_model_path`` if given, else the policy's ``model_path`` (the
-    iStar default: the PRM starts as a copy of the initial policy). Spaces are left
+    iStar default: the PRM starts as a copy of the initial policy); ``prm_inputs``
+    ("multimodal" | "text") says whether a vision-language PRM reads the rows' images
+    (model_config ``image_inputs``). Spaces are left
     unset: RLlib fills them from the env runner's ``get_spaces()``.
     """
     for name, mode in (("prm_mode", prm_mode if prm else "full"), ("policy_mode", policy_mode)):
@@ -43,5 +46,6 @@ def build_module_specs(model_path: str, dtype: str = "float32", temperature: flo
         specs[PRM_ID] = RLModuleSpec(
             module_class=ImplicitPRMRLModule, learner_only=True,
             model_config={"model_path": prm_model_path or model_path, "role": "prm",
-                          "prm_mode": prm_mode, **common})
+                          "prm_mode": prm_mode, "image_inputs": prm_inputs == "multimodal",
+                          **common})
     return specs

@@ -15,7 +15,10 @@ envs itself:
   counted), sampling goes on; a group left with fewer than 2 trajectories is
   dropped whole (counted), since every estimator compares inside a group;
 * over-long prompts are shortened by the rule in ``rollout/prompt_budget.py``
-  and counted.
+  and counted;
+* envs that observe pictures (``envs/images.py``) get multimodal prompts for a VLM
+  policy (``rollout/image_prompts.py``): history as text, the current picture as
+  pixels, kept once per step (``columns.IMAGE``), one image per prompt to generate.
 
 Weight sync ships the policy only, in its own dtype (``set_state``). With the
 ``hf`` backend the policy generates on CUDA whenever this process sees a GPU
@@ -40,20 +43,17 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import (
-    EPISODE_LEN_MEAN,
-    EPISODE_RETURN_MEAN,
-    NUM_ENV_STEPS_SAMPLED,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    NUM_EPISODES,
-    NUM_EPISODES_LIFETIME,
     WEIGHTS_SEQ_NO,
 )
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.envs.deferred import supports_deferred_outcomes
+from rllib_istar.envs.images import gives_images
 from rllib_istar.rollout.deferred_outcomes import settle_deferred_outcomes
 from rllib_istar.rollout.prompt_budget import build_prompt
+from rllib_istar.rollout.sample_metrics import log_sample_metrics
 
 #: ``outcome`` values: "success" = won minus the invalid penalty per invalid step;
 #: "return" = the sum of the (penalised) step rewards.
@@ -67,10 +67,12 @@ TASK_RNG_STATE = "task_rng_state"
 class _Trajectory:
     """Book-keeping for one live trajectory (one env, one episode)."""
 
-    __slots__ = ("env", "episode", "obs", "history", "num_invalid", "done", "failed", "won")
+    __slots__ = ("env", "episode", "obs", "history", "num_invalid", "done", "failed", "won",
+                 "image")
 
-    def __init__(self, env, episode: SingleAgentEpisode, obs: str):
+    def __init__(self, env, episode: SingleAgentEpisode, obs: str, image=None):
         self.env, self.episode, self.obs = env, episode, obs
+        self.image = image  # (H, W, 3) uint8 of the current observation (image envs)
         self.history: list[tuple[str, str]] = []
         self.num_invalid = 0
         self.done = False
@@ -95,19 +97,31 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         self.module: Optional[RLModule] = None
         self.tokenizer = None
         self.generator = None
+        self.vision = None  # lm.vision.VisionInputs of a vision-language policy
+        self._images = gives_images(self.env)  # every env of this runner shares its config
         self.make_module()
+        if self._images and self.vision is None:
+            raise ValueError(f"{self.config.env} observes images, but the policy "
+                             f"{self.config.model_path!r} is not a vision-language model; use "
+                             "model_path: tiny-vlm or a local Qwen2.5-VL folder, or set "
+                             "env_config observation: text")
 
     # ------------------------------------------------------------------ setup
     @override(EnvRunner)
     def make_module(self):
         from rllib_istar.lm import encode_prompt, load_tokenizer, resolve_model_path
-        from rllib_istar.rollout.generation import make_generator
+        from rllib_istar.lm.vision import VisionInputs, is_vision_model_path
+        from rllib_istar.rollout.generation import VLLM_NO_IMAGES, make_generator
+        from rllib_istar.rollout.image_prompts import ImagePrompts
 
         cfg = self.config
         path = resolve_model_path(cfg.effective_model_path())
         self.tokenizer = load_tokenizer(path)
         self._prefix = cfg.response_prefix or ""
         self._encode = lambda text: encode_prompt(self.tokenizer, text, self._prefix)
+        if is_vision_model_path(path):
+            self.vision = VisionInputs.from_path(path, self.tokenizer)
+            self._image_prompts = ImagePrompts(self.vision, self.tokenizer, self._prefix)
         stops = {"stop_strings": list(cfg.stop_strings)} if cfg.stop_strings else {}
         if cfg.generation_backend == "hf":
             spec = cfg.policy_module_spec()
@@ -124,7 +138,9 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             if torch.cuda.is_available():  # Ray hides GPUs from runners that asked for none
                 self.module.to("cuda")
             self.generator = make_generator("hf", model=self.module.lm, tokenizer=self.tokenizer,
-                                            **stops)
+                                            vision=self.vision, **stops)
+        elif self._images:
+            raise ValueError(f"{cfg.env} observes images: {VLLM_NO_IMAGES}")
         else:
             self.generator = make_generator(cfg.generation_backend, model_path=path,
                                             dtype=cfg.model_dtype, **stops,
@@ -171,8 +187,10 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             live = [tr for tr in trajs if not tr.done]
             if not live:
                 break
-            prompts = [build_prompt(tr.env.render_prompt, self._encode, tr.obs, tr.history,
+            prompts = [build_prompt(tr.env.render_prompt, self._encoder(tr), tr.obs, tr.history,
                                     cfg.history_length, cfg.max_prompt_length) for tr in live]
+            for tr, p in zip(live, prompts) if self._images else ():
+                self._image_prompts.check(p, tr.image.shape, cfg.max_prompt_length, cfg.env)
             for p in prompts:
                 self.metrics.log_value(M.HISTORY_DROPPED, p.history_dropped, reduce="sum")
                 self.metrics.log_value(M.PROMPT_TOKENS_CUT, int(p.tokens_cut > 0), reduce="sum")
@@ -180,7 +198,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             results = self.generator.generate(
                 [p.ids for p in prompts], max_new_tokens=cfg.max_new_tokens,
                 temperature=temperature, top_p=cfg.top_p,
-                seed=int(self._task_rng.integers(0, 2**31 - 1)))
+                seed=int(self._task_rng.integers(0, 2**31 - 1)),
+                **({"images": [tr.image for tr in live]} if self._images else {}))
             gen_time += time.perf_counter() - tg
             te = time.perf_counter()
             for tr, prompt, res in zip(live, prompts, results):
@@ -194,9 +213,15 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         settle_deferred_outcomes([tr for tr in trajs if not tr.failed], self.metrics)
         episodes = [self._finish(tr) for tr in trajs if not tr.failed]
         episodes, groups_dropped = self._whole_groups(episodes, groups, group_size)
-        self._log_sample_metrics(episodes, groups_dropped, gen_tokens, gen_time,
-                                 env_time, time.perf_counter() - t0)
+        steps = sum(len(e) for e in episodes)
+        self.num_env_steps_sampled_lifetime += steps
+        log_sample_metrics(self.metrics, episodes, steps, groups_dropped, gen_tokens, gen_time,
+                           env_time, time.perf_counter() - t0)
         return episodes
+
+    def _encoder(self, tr: _Trajectory):
+        """text -> prompt ids for ``tr``: plain, or with its current image's tokens."""
+        return self._image_prompts.encoder(tr.image.shape) if self._images else self._encode
 
     def _whole_groups(self, episodes: List[SingleAgentEpisode], groups: Dict[str, int],
                       group_size: int):
@@ -254,7 +279,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
                     self._env_pool[this_slot] = None  # rebuilt on next use
                     continue
                 episode.add_env_reset(observation=obs, infos=info)
-                trajs.append(_Trajectory(env, episode, obs))
+                trajs.append(_Trajectory(env, episode, obs,
+                                         env.observation_image() if self._images else None))
         return trajs, groups
 
     def _pooled_env(self, slot: int):
@@ -280,14 +306,18 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         valid = bool(info.get("is_action_valid", True))
         penalty = 0.0 if valid else self.config.invalid_action_penalty
         tr.num_invalid += int(not valid)
+        extra = {C.PROMPT_IDS: prompt.ids, C.RESPONSE_IDS: list(res.response_ids),
+                 C.ROLLOUT_LOGP: list(res.logp), C.PROMPT_TEXT: prompt.text,
+                 C.ACTION_VALID: valid, C.ENV_REWARD_RAW: float(reward)}
+        if self._images:
+            extra[C.IMAGE] = tr.image  # the prompt's image, once per step
         tr.episode.add_env_step(
             observation=obs, action=text, reward=float(reward) - penalty, infos=info,
-            terminated=bool(terminated), truncated=bool(truncated),
-            extra_model_outputs={C.PROMPT_IDS: prompt.ids, C.RESPONSE_IDS: list(res.response_ids),
-                                 C.ROLLOUT_LOGP: list(res.logp), C.PROMPT_TEXT: prompt.text,
-                                 C.ACTION_VALID: valid, C.ENV_REWARD_RAW: float(reward)})
+            terminated=bool(terminated), truncated=bool(truncated), extra_model_outputs=extra)
         tr.history.append((tr.obs, info.get("action") or text))
         tr.obs = obs
+        if self._images:
+            tr.image = tr.env.observation_image()
         tr.done = bool(terminated or truncated)
 
     def _finish(self, tr: _Trajectory) -> SingleAgentEpisode:
@@ -309,30 +339,6 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         logger.warning("env %s, task seed %s: %s raised %s: %s; trajectory dropped",
                        self.config.env, task_seed, where, type(err).__name__, first_line)
         self.metrics.log_value(M.ENV_ERRORS, 1, reduce="sum")
-
-    def _log_sample_metrics(self, episodes, groups_dropped, gen_tokens, gen_time, env_time,
-                            total):
-        steps = sum(len(e) for e in episodes)
-        self.num_env_steps_sampled_lifetime += steps
-        log = self.metrics.log_value
-        log(NUM_ENV_STEPS_SAMPLED, steps, reduce="sum")
-        log(NUM_ENV_STEPS_SAMPLED_LIFETIME, steps, reduce="lifetime_sum")
-        log(NUM_EPISODES, len(episodes), reduce="sum")
-        log(NUM_EPISODES_LIFETIME, len(episodes), reduce="lifetime_sum")
-        log(M.ENV_ERRORS, 0, reduce="sum")
-        log(M.GROUPS_DROPPED, groups_dropped, reduce="sum")
-        log(M.GENERATED_TOKENS, gen_tokens, reduce="sum")
-        log(M.GENERATION_TIME_S, gen_time, reduce="sum")
-        log(M.ENV_TIME_S, env_time, reduce="sum")
-        log(M.SAMPLE_TIME_S, total, reduce="sum")
-        log(M.GENERATED_TOKENS_PER_S, gen_tokens / max(gen_time, 1e-9), reduce="mean")
-        for ep in episodes:
-            n = max(len(ep), 1)
-            log(EPISODE_RETURN_MEAN, float(ep.get_return()), reduce="mean")
-            log(EPISODE_LEN_MEAN, len(ep), reduce="mean")
-            log(M.SUCCESS_RATE, float(ep.custom_data[C.WON]), reduce="mean")
-            log(M.OUTCOME_MEAN, float(ep.custom_data[C.OUTCOME]), reduce="mean")
-            log(M.INVALID_ACTION_RATE, ep.custom_data[C.NUM_INVALID] / n, reduce="mean")
 
     @override(EnvRunner)
     def get_metrics(self):

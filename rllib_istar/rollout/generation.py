@@ -11,28 +11,41 @@ token completing the first stop string in its decoded text (kept, nothing after)
 whichever comes first: finish_reason "stop"; else it is ``max_new_tokens`` long,
 "length". Backends may stop early (transformers ``StopStringCriteria``, vLLM ``stop=``),
 but the ids are always cut by that rule: padding after a finished row never leaks.
+
+Images (vision-language policies, ``lm.vision``): ``generate(prompts, images=...)``
+takes one ``(H, W, 3) uint8`` image per prompt, whose prompt ids already hold its
+expanded image-pad tokens (``VisionInputs.encode_prompt``); the ``hf`` backend turns
+them into the model's pixel inputs. A vision model never samples its image or vision
+tokens (``lm.vision.suppressed_token_ids``; the learner's log-probs use the same
+distribution). The ``vllm`` backend takes no images (a one-line error names the fix).
 """
 from __future__ import annotations
 
-import bisect
 import contextlib
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import torch
 
+from rllib_istar.lm.vision import forward_inputs, suppressed_token_ids
+from rllib_istar.rollout.response_cut import (  # noqa: F401  (part of this module's API)
+    GenerationResult,
+    check_stop_strings,
+    cut_at_eos,
+    cut_response,
+    text_decoder,
+)
+
 BACKENDS = ("hf", "vllm")
-
-
-class GenerationResult(NamedTuple):
-    response_ids: list[int]
-    logp: list[float]
-    finish_reason: str  # "stop" (EOS or a stop string) or "length" (hit max_new_tokens)
+#: why an image prompt cannot go to vLLM here, and the fix
+VLLM_NO_IMAGES = ("the vllm generation backend takes no image prompts yet (image "
+                  "observations); set generation_backend: hf")
 
 
 class Generator(Protocol):
     def generate(self, prompts: list[list[int]], *, max_new_tokens: int,
                  temperature: float = 1.0, top_p: float = 1.0,
-                 seed: Optional[int] = None) -> list[GenerationResult]: ...
+                 seed: Optional[int] = None,
+                 images: Optional[list] = None) -> list[GenerationResult]: ...
 
     def load_weights(self, state_dict: dict) -> None: ...
 
@@ -44,58 +57,6 @@ def _eos_ids(*sources) -> set[int]:
             continue
         out.update(int(x) for x in (s if isinstance(s, (list, tuple, set)) else [s]))
     return out
-
-
-def check_stop_strings(stop_strings) -> tuple[str, ...]:
-    """``None`` -> ``()``; a string or a list of non-empty strings -> a tuple of them."""
-    stops = (stop_strings,) if isinstance(stop_strings, str) else tuple(stop_strings or ())
-    if not all(isinstance(s, str) and s for s in stops):
-        raise ValueError(f"stop_strings must be non-empty strings, got {stop_strings!r}")
-    return stops
-
-
-def cut_response(ids: Sequence[int], logp: Sequence[float], eos_ids: Iterable[int],
-                 stop_strings: Iterable[str] = (),
-                 decode: Optional[Callable[[list[int]], str]] = None) -> GenerationResult:
-    """Cut sampled ids (and log-probs) where the response ends: ``ids[:n]`` for the
-    smallest ``n`` such that ``ids[n - 1]`` is an EOS id (kept) or ``decode(ids[:n])``
-    contains a stop string (the completing token is kept even if its text runs past
-    it; nothing after): finish_reason "stop"; else ``ids`` whole, "length". ``decode``
-    (ids -> text) is needed with stop strings; the search bisects (O(log n) decodes),
-    assuming a prefix decodes to a prefix of the longer text up to an incomplete last
-    character (true of byte-level BPE and word-level decoders)."""
-    ids, logp = list(ids), list(logp)
-    if len(ids) != len(logp):
-        raise ValueError(f"{len(ids)} ids but {len(logp)} log-probs")
-    eos = set(eos_ids)
-    end = next((k + 1 for k, tok in enumerate(ids) if tok in eos), None)
-    stops = check_stop_strings(stop_strings)
-    if stops and decode is None:
-        raise ValueError("cut_response needs decode= to find stop strings")
-    head = ids if end is None else ids[:end - 1]  # a stop string must end before the EOS
-
-    def has_stop(n: int) -> bool:
-        text = decode(head[:n])
-        return any(s in text for s in stops)
-
-    if stops and head and has_stop(len(head)):  # first n with a stop string, bisected
-        end = 1 + bisect.bisect_left(range(1, len(head) + 1), True, key=has_stop)
-    if end is None:
-        return GenerationResult(ids, logp, "length")
-    return GenerationResult(ids[:end], logp[:end], "stop")
-
-
-def cut_at_eos(ids: Sequence[int], logp: Sequence[float],
-               eos_ids: Iterable[int]) -> GenerationResult:
-    """Truncate after the first EOS (kept); ``finish_reason`` "stop" iff one was found."""
-    return cut_response(ids, logp, eos_ids)
-
-
-def text_decoder(tokenizer) -> Callable[[list[int]], str]:
-    """The text stop strings are matched in: each token's literal text, special tokens
-    included (as transformers' ``StopStringCriteria`` sees them), no clean-up."""
-    return lambda ids: tokenizer.decode(ids, skip_special_tokens=False,
-                                        clean_up_tokenization_spaces=False)
 
 
 class _SampledLogprobCapture:
@@ -133,6 +94,16 @@ class _SampledLogprobCapture:
         return torch.stack(self.steps, dim=1)
 
 
+class _Suppress:
+    """Logits processor setting the given token ids' logits to ``-inf`` (never sampled)."""
+
+    def __init__(self, ids):
+        self.ids = torch.as_tensor(ids, dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return scores.index_fill(-1, self.ids.to(scores.device), float("-inf"))
+
+
 class _FirstStop:
     """transformers' ``StopStringCriteria`` for one ``generate`` call, recording in
     ``first[i]`` how many tokens row i had generated when it first matched (-1: never);
@@ -166,9 +137,12 @@ class HFGenerator:
     row there ("stop"); :func:`cut_response` searches the response only.
     """
 
-    def __init__(self, model, tokenizer, stop_strings: Optional[Sequence[str]] = None):
+    def __init__(self, model, tokenizer, stop_strings: Optional[Sequence[str]] = None,
+                 vision=None):
         self.model = model
         self.tokenizer = tokenizer
+        self.vision = vision  # lm.vision.VisionInputs of a vision-language model, or None
+        self.suppress_ids = suppressed_token_ids(model)  # a VLM's image/vision tokens
         self.stop_strings = check_stop_strings(stop_strings)
         self.decode = text_decoder(tokenizer)
         self._stop_criteria = None  # transformers' own (what generate(stop_strings=) builds)
@@ -200,7 +174,7 @@ class HFGenerator:
             mask[i, width - len(p):] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def _generate(self, ids, mask, max_new_tokens, temperature, top_p):
+    def _generate(self, ids, mask, max_new_tokens, temperature, top_p, pixel_inputs=None):
         """(new ids (B, T), their log-probs (B, T), ``_FirstStop.first`` or None)."""
         from transformers import GenerationConfig, LogitsProcessorList
 
@@ -214,15 +188,20 @@ class HFGenerator:
             pad_token_id=self.pad_token_id, eos_token_id=sorted(self.eos_token_ids),
             return_dict_in_generate=True, use_cache=True)
         capture = _SampledLogprobCapture(float(temperature) if sample else 1.0)
+        processors = [capture]
+        if self.suppress_ids:  # before the capture: the recorded log-probs are of what is sampled
+            processors.insert(0, _Suppress(self.suppress_ids))
         watch = self._stop_criteria and _FirstStop(self._stop_criteria, ids.shape[1])
         extra = {} if watch is None else {"stopping_criteria": [watch]}  # merged by generate
+        if pixel_inputs:
+            extra.update(forward_inputs(self.model, ids, pixel_inputs))
         target = getattr(self.model, "get_base_model", lambda: self.model)()  # peft-safe
         saved_cfg = getattr(target, "generation_config", None)
         target.generation_config = GenerationConfig(pad_token_id=self.pad_token_id,
                                                     eos_token_id=sorted(self.eos_token_ids))
         try:
             out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg,
-                                      logits_processor=LogitsProcessorList([capture]), **extra)
+                                      logits_processor=LogitsProcessorList(processors), **extra)
         finally:
             target.generation_config = saved_cfg
         new = out.sequences[:, ids.shape[1]:]
@@ -231,24 +210,37 @@ class HFGenerator:
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], *, max_new_tokens: int,
                  temperature: float = 1.0, top_p: float = 1.0,
-                 seed: Optional[int] = None) -> list[GenerationResult]:
+                 seed: Optional[int] = None,
+                 images: Optional[list] = None) -> list[GenerationResult]:
         """Sample continuations for ``prompts`` (lists of token ids), one ``generate`` call;
-        each cut by :func:`cut_response` (EOS or stop string)."""
+        each cut by :func:`cut_response` (EOS or stop string). ``images``: one
+        ``(H, W, 3) uint8`` per prompt (module docstring), needs ``vision``."""
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        pixel_inputs = None
+        if images is not None:
+            if self.vision is None:
+                raise ValueError("generate got images, but this generator's model is not a "
+                                 "vision-language model; use one (model_path: tiny-vlm or a "
+                                 "local Qwen2.5-VL folder)")
+            if len(images) != len(prompts):
+                raise ValueError(f"{len(images)} images for {len(prompts)} prompts; give "
+                                 "one image per prompt")
+            pixel_inputs = self.vision.pixel_inputs(images)
         ids, mask = self._left_pad(prompts)
         was_training = self.model.training
         self.model.eval()
         try:
             if seed is None:
-                new, logp, hit = self._generate(ids, mask, max_new_tokens, temperature, top_p)
+                new, logp, hit = self._generate(ids, mask, max_new_tokens, temperature, top_p,
+                                                pixel_inputs)
             else:
                 devices = (list(range(torch.cuda.device_count()))
                            if self.device.type == "cuda" else [])
                 with torch.random.fork_rng(devices=devices):
                     torch.manual_seed(int(seed))
                     new, logp, hit = self._generate(ids, mask, max_new_tokens, temperature,
-                                                    top_p)
+                                                    top_p, pixel_inputs)
         finally:
             self.model.train(was_training)
         new, logp = new.tolist(), logp.cpu().tolist()
@@ -314,7 +306,10 @@ class VLLMGenerator:
 
     def generate(self, prompts: list[list[int]], *, max_new_tokens: int,
                  temperature: float = 1.0, top_p: float = 1.0,
-                 seed: Optional[int] = None) -> list[GenerationResult]:
+                 seed: Optional[int] = None,
+                 images: Optional[list] = None) -> list[GenerationResult]:
+        if images is not None:
+            raise NotImplementedError(VLLM_NO_IMAGES)
         sp_cls, tp_cls = self._classes()
         extra = {"stop_token_ids": sorted(self.eos_token_ids)} if self.eos_token_ids else {}
         if self.stop_strings:
@@ -368,8 +363,10 @@ def _rpc_load_weights(worker, weights):  # runs inside each vLLM worker
 
 def make_generator(backend: str, *, model=None, tokenizer=None, model_path: Optional[str] = None,
                    dtype: str = "bfloat16", llm=None,
-                   stop_strings: Optional[Sequence[str]] = None, **engine_kwargs) -> Generator:
-    """Build a generator. ``hf``: give ``model`` + ``tokenizer`` (or ``model_path``).
+                   stop_strings: Optional[Sequence[str]] = None, vision=None,
+                   **engine_kwargs) -> Generator:
+    """Build a generator. ``hf``: give ``model`` + ``tokenizer`` (or ``model_path``), and
+    ``vision`` (``lm.vision.VisionInputs``) for image prompts.
     ``vllm``: give ``llm`` or ``model_path`` (+ ``engine_kwargs`` for ``vllm.LLM``).
     ``stop_strings`` end a response besides EOS (module docstring; ``None``: EOS only)."""
     from rllib_istar.lm import load_causal_lm, load_tokenizer
@@ -380,7 +377,7 @@ def make_generator(backend: str, *, model=None, tokenizer=None, model_path: Opti
                 raise ValueError("make_generator('hf') needs model= or model_path=")
             model = load_causal_lm(model_path, dtype=dtype)
         tokenizer = tokenizer or load_tokenizer(model_path or model.name_or_path)
-        return HFGenerator(model, tokenizer, stop_strings=stop_strings)
+        return HFGenerator(model, tokenizer, stop_strings=stop_strings, vision=vision)
     if backend == "vllm":
         if tokenizer is None and model_path is not None:
             tokenizer = load_tokenizer(model_path)

@@ -49,6 +49,7 @@ def test_every_config_value_cites_its_source(path):
 @pytest.mark.parametrize("prefix,kind,minimum", [
     ("toy_", "_cpu", 4), ("sokoban_", "_cpu", 4), ("sokoban_", "_gpu", 4),
     ("toy_", "_smollm2_cpu", 2), ("sokoban_", "_smollm2_cpu", 2),
+    ("visual_sokoban_", "_cpu", 3), ("visual_sokoban_", "_gpu", 3),
     ("social_", "_cpu", 3), ("social_", "_gpu", 2), ("webshop_", "_cpu", 3), ("webshop_", "_gpu", 2)])
 def test_methods_compare_like_for_like(prefix, kind, minimum):
     """Same budget, seed and settings; only the estimator (and the authors' lr) differ."""
@@ -101,3 +102,15 @@ def test_cpu_example_trains_one_iteration(path, ray_session):
     runners = result["env_runners"]
     assert 0.0 <= runners["success_rate"] <= 1.0
     assert runners["invalid_action_rate"] < 0.5, "the format warm-up teaches the action format"
+
+
+def test_visual_paper_scale_examples_use_the_authors_values():
+    """VisualSokoban at the authors' scale: a local Qwen2.5-VL, their batch, lrs and the
+    96x96 sprite image; the hf backend (vLLM takes no image prompts here)."""
+    for method, lr in (("istar", 5e-7), ("rloo", 1e-6), ("gigpo", 1e-6)):
+        data, _ = load_yaml_file(str(EXAMPLES / f"visual_sokoban_{method}_gpu.yaml"))
+        c = data[f"visual_sokoban_{method}_gpu"]["config"]
+        assert "Qwen2.5-VL" in c["model_path"] and c["generation_backend"] == "hf"
+        assert (c["group_size"], c["num_groups"], c["lr"], c["prm_lr"], c["env_config"]["tiles"],
+                c["env_config"]["tile_px"], c["env_config"]["max_steps"]) == \
+            (8, 32, lr, 1e-6, "sprites", 16, 15)

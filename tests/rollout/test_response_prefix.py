@@ -74,7 +74,8 @@ def test_warmup_examples_condition_on_the_prefix_and_teach_the_rest():
     examples = _collect(runner.env, lambda t: encode_prompt(tok, t, PREFIX), tok.eos_token_id,
                         6, random.Random(0), 2, 512, "tags", tok, PREFIX)
     prefix_ids = tok.encode(PREFIX, add_special_tokens=False)
-    for prompt_ids, response_ids in examples:
+    for prompt_ids, response_ids, image in examples:
+        assert image is None  # a text env
         assert prompt_ids[-len(prefix_ids):] == prefix_ids
         text = tok.decode(response_ids, skip_special_tokens=True)
         assert "<think>" not in text and "</action>" in text
