@@ -29,7 +29,11 @@ def visual_config(estimator="istar_rloo", **overrides):
     """tuned_examples/visual_sokoban_<method>_cpu.yaml's config, as Tune would pass it,
     at a tiny budget (episodes of at most 4 steps)."""
     from rllib_istar import IStarConfig
-    from rllib_istar.cli.experiments import Source, config_variants, experiments_from_file
+    from rllib_istar.cli.experiments import (
+        Source,
+        config_variants,
+        experiments_from_file,
+    )
 
     path = EXAMPLES / f"visual_sokoban_{METHOD_OF[estimator]}_cpu.yaml"
     spec = experiments_from_file(str(path))[path.stem]
