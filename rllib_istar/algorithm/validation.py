@@ -217,7 +217,7 @@ def _check_image_inputs(config, fail: Fail) -> None:
     from rllib_istar.envs.images import config_gives_images
     from rllib_istar.envs.registry import text_env_class
 
-    env_cls = text_env_class(config.env) if isinstance(config.env, str) else None
+    env_cls = text_env_class(config.env)  # the caller checked config.env is an id
     try:
         images = env_cls is not None and config_gives_images(
             env_cls, env_cls.resolve_config(dict(config.env_config or {})))

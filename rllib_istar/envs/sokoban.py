@@ -208,13 +208,17 @@ def _tiles() -> np.ndarray:
         return _TILES
 
 
-def room_to_rgb(room_state: np.ndarray, room_fixed: np.ndarray) -> np.ndarray:
-    """``(16h, 16w, 3) uint8`` image, equal to gym_sokoban's ``room_to_rgb``."""
-    ids = room_state.astype(np.int64, copy=True)
-    ids[(ids == 5) & (room_fixed == 2)] = 6
-    tiles = _tiles()[ids]  # (h, w, 16, 16, 3)
+def room_to_rgb(room_state: np.ndarray, room_fixed: np.ndarray,
+                tiles: np.ndarray | None = None) -> np.ndarray:
+    """``(px * h, px * w, 3) uint8`` image of the room drawn with ``tiles``, a ``(7, px, px,
+    3)`` table (cell ids 0..5, 6 = player on target); the default, gym_sokoban's 16-px
+    sprites, gives exactly gym_sokoban's ``room_to_rgb``."""
+    ids = np.asarray(room_state).astype(np.int64, copy=True)
+    ids[(ids == 5) & (np.asarray(room_fixed) == 2)] = 6
+    table = _tiles() if tiles is None else tiles
     h, w = ids.shape
-    return tiles.transpose(0, 2, 1, 3, 4).reshape(h * 16, w * 16, 3)
+    px = table.shape[1]
+    return table[ids].transpose(0, 2, 1, 3, 4).reshape(h * px, w * px, 3)
 
 
 # ---------------------------------------------------------------------- env

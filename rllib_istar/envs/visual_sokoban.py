@@ -53,7 +53,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .images import IMAGE_PLACEHOLDER
-from .sokoban import _PROMPT, SokobanTextEnv, _tiles
+from .sokoban import _PROMPT, SokobanTextEnv, _tiles, room_to_rgb
 from .templates import PromptTemplate
 
 __all__ = ["VisualSokobanEnv", "FLAT_COLOURS", "HISTORY_IMAGE_TEXT", "IMAGE_PROMPTS",
@@ -136,12 +136,7 @@ def tile_table(tiles: str = "flat", tile_px: int = 8) -> np.ndarray:
 def render_room(room_state: np.ndarray, room_fixed: np.ndarray, tiles: str = "flat",
                 tile_px: int = 8) -> np.ndarray:
     """``(h * tile_px, w * tile_px, 3) uint8``: the room drawn with :func:`tile_table`."""
-    ids = np.asarray(room_state).astype(np.int64, copy=True)
-    ids[(ids == 5) & (np.asarray(room_fixed) == 2)] = 6
-    table = tile_table(tiles, tile_px)
-    h, w = ids.shape
-    px = table.shape[1]
-    return table[ids].transpose(0, 2, 1, 3, 4).reshape(h * px, w * px, 3)
+    return room_to_rgb(room_state, room_fixed, tile_table(tiles, tile_px))
 
 
 def _without_placeholder(text: str) -> str:

@@ -5,11 +5,11 @@ tests import only this and ``rollout.generation``).
 """
 from __future__ import annotations
 
-import inspect
 from typing import Optional
 
 import torch
 
+from rllib_istar.lm.model_api import base_model, forward_takes
 from rllib_istar.lm.vision import forward_inputs, is_vision_model, suppressed_token_ids
 
 #: the logit of a suppressed token: finite, so the entropy's p * logit stays 0
@@ -73,18 +73,6 @@ def first_response_column(response_mask: torch.Tensor) -> Optional[int]:
     return int(cols[0]) if cols.numel() else None
 
 
-_KEEPS_LOGITS: dict = {}
-
-
-def _accepts_logits_to_keep(model) -> bool:
-    """Whether the (peft-unwrapped) model's forward takes ``logits_to_keep``."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    cls = type(base)
-    if cls not in _KEEPS_LOGITS:
-        _KEEPS_LOGITS[cls] = "logits_to_keep" in inspect.signature(base.forward).parameters
-    return _KEEPS_LOGITS[cls]
-
-
 # model types whose causal-LM forward is exactly ``lm_head(decoder(...).last_hidden_state)``
 # (no logit scaling or soft-capping), so the head may run on gathered hidden states
 GATHER_MODEL_TYPES = ("llama", "qwen2", "qwen3", "mistral")
@@ -93,7 +81,7 @@ GATHER_MODEL_TYPES = ("llama", "qwen2", "qwen3", "mistral")
 def _decoder_and_head(model):
     """``(decoder, lm_head)`` of a (peft-wrapped) model of GATHER_MODEL_TYPES, else None.
     peft injects its adapters in place, so the decoder carries them."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     if getattr(getattr(base, "config", None), "model_type", None) not in GATHER_MODEL_TYPES:
         return None
     try:
@@ -182,7 +170,7 @@ def compute_token_logprobs(model, input_ids: torch.Tensor, attention_mask: torch
         first_position = length - 1 if first is None else first
     start = 1 if first_position is None else min(max(int(first_position), 1), length - 1)
     kwargs = {}
-    if start > 1 and _accepts_logits_to_keep(model):
+    if start > 1 and forward_takes(model, "logits_to_keep"):
         kwargs["logits_to_keep"] = length - start + 1  # hidden states start-1 .. L-1
     if not vision:
         kwargs["position_ids"] = position_ids_from_mask(mask)

@@ -40,6 +40,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from rllib_istar.lm.errors import ModelLoadError
+from rllib_istar.lm.model_api import base_model, forward_takes
 
 #: model types whose prompts and pixel inputs :class:`VisionInputs` knows how to build
 VISION_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
@@ -54,15 +55,8 @@ def config_has_vision(config: Any) -> bool:
 
 def is_vision_model(model: Any) -> bool:
     """Whether a (peft-wrapped) transformers model has a vision tower."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     return config_has_vision(getattr(base, "config", None))
-
-
-def _takes_token_types(model: Any) -> bool:
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "mm_token_type_ids" in inspect.signature(base.forward).parameters
 
 
 def forward_inputs(model: Any, input_ids, pixel_inputs: Optional[dict]) -> dict:
@@ -73,9 +67,8 @@ def forward_inputs(model: Any, input_ids, pixel_inputs: Optional[dict]) -> dict:
     if not pixel_inputs:
         return {}
     out = {k: v.to(input_ids.device) for k, v in pixel_inputs.items()}
-    if _takes_token_types(model):
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        out["mm_token_type_ids"] = (input_ids == int(base.config.image_token_id)).int()
+    if forward_takes(model, "mm_token_type_ids"):
+        out["mm_token_type_ids"] = (input_ids == int(base_model(model).config.image_token_id)).int()
     return out
 
 
@@ -92,7 +85,7 @@ def suppressed_token_ids(model: Any) -> tuple:
     generator sets their logits to ``-inf`` before sampling and the learner's log-probs
     use the same suppressed distribution (``lm.logprobs``), so rollout and learner
     agree. ``()`` for text models."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     config = getattr(base, "config", None)
     if not config_has_vision(config):
         return ()

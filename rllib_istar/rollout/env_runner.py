@@ -110,7 +110,6 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
     @override(EnvRunner)
     def make_module(self):
         from rllib_istar.lm import encode_prompt, load_tokenizer, resolve_model_path
-        from rllib_istar.lm.vision import VisionInputs, is_vision_model_path
         from rllib_istar.rollout.generation import VLLM_NO_IMAGES, make_generator
         from rllib_istar.rollout.image_prompts import ImagePrompts
 
@@ -119,15 +118,15 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         self.tokenizer = load_tokenizer(path)
         self._prefix = cfg.response_prefix or ""
         self._encode = lambda text: encode_prompt(self.tokenizer, text, self._prefix)
-        if is_vision_model_path(path):
-            self.vision = VisionInputs.from_path(path, self.tokenizer)
-            self._image_prompts = ImagePrompts(self.vision, self.tokenizer, self._prefix)
         stops = {"stop_strings": list(cfg.stop_strings)} if cfg.stop_strings else {}
         if cfg.generation_backend == "hf":
             spec = cfg.policy_module_spec()
             spec.observation_space, spec.action_space = self.env.observation_space, self.env.action_space
             self.module = spec.build()
             self.module.eval()
+            self.vision = self.module.vision  # a VLM's: image prompts and pixel inputs
+            if self.vision is not None:
+                self._image_prompts = ImagePrompts(self.vision, self.tokenizer, self._prefix)
             if cfg.autocast_dtype:
                 # inference only: the runner's copy holds its weights in the autocast dtype
                 # (set_state casts the learner's float32 weights on each sync). Autocast over
