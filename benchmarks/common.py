@@ -78,12 +78,11 @@ def machine_info() -> Dict[str, Any]:
         info["ray"], info["transformers"] = ray.__version__, transformers.__version__
     except ImportError:
         pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
-        info["cpu_model"] = names[0] if names else "?"
-    except OSError:
-        info["cpu_model"] = "?"
+    # where a speed figure was measured: the CPU model, its bf16 instructions, the measured
+    # bf16/float32 matmul time and what autocast_dtype auto picks here (lm/precision.py)
+    from rllib_istar.lm.precision import machine_precision_info
+
+    info.update(machine_precision_info())
     try:
         with open("/proc/meminfo") as f:
             info["mem_total_gb"] = round(int(f.readline().split()[1]) / 2**20, 1)
@@ -141,13 +140,18 @@ class ResultStore:
 # ------------------------------------------------------------------ one run
 CREDIT_KEYS = (M.CREDIT_AUC_STEP_REWARD, M.CREDIT_AUC_STEP_ADV, M.CREDIT_AUC_ADVANTAGE,
                M.CREDIT_AUC_RLOO, M.CREDIT_AUC_GIGPO, M.CREDIT_GAP_SHARE,
-               M.CREDIT_STEP_ADV_ABS_DECISIVE, M.CREDIT_STEP_ADV_ABS_OTHER)
+               M.CREDIT_STEP_ADV_ABS_DECISIVE, M.CREDIT_STEP_ADV_ABS_OTHER,
+               M.CREDIT_STATE_STEP_REWARD, M.CREDIT_STATE_PRM_PROGRESS, M.CREDIT_STATE_DRIFT_TERM,
+               M.CREDIT_STATE_POLICY_DRIFT, M.CREDIT_STATE_STEP_ADV, M.CREDIT_STATE_DRIFT_NATS,
+               M.CREDIT_STATE_PROMPTS, M.CREDIT_SAMPLED_ADVANTAGE, M.CREDIT_SAMPLED_STEP_REWARD,
+               M.CREDIT_SAMPLED_STEP_ADV, M.CREDIT_SAMPLED_RLOO, M.CREDIT_SAMPLED_GIGPO,
+               M.KL_REF)
 _KEEP = {
     "env_runners": ("success_rate", "invalid_action_rate", "outcome_mean", "episode_len_mean",
                     "num_env_steps_sampled", "generation_time_s", "env_time_s",
                     "num_generated_tokens"),
     "prm": ("num_pairs", "pair_acc", "dpo_loss", "ce_loss", "acc", "groups_without_pairs",
-            "step_reward_mean", "step_reward_std", "margin_mean"),
+            "step_reward_mean", "step_reward_std", "margin_mean", M.PRM_REPLAY_BATCHES),
     "default_policy": ("adv_episode_std", "adv_step_std", "adv_mean", "approx_kl", "clip_frac",
                        "ratio_max", "policy_loss", "entropy", "gradients_policy_global_norm",
                        *CREDIT_KEYS),

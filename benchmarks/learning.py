@@ -44,6 +44,10 @@ from benchmarks.settings import (
     BUDGET,
     CREDIT_ENV_ARM_METHODS,
     CREDIT_ENV_ARMS,
+    CREDIT_R200,
+    CREDIT_R200_BUDGET,
+    CREDIT_R200_SEEDS,
+    CREDIT_R200_WALL_S,
     CREDIT_SWEEP,
     CREDIT_SWEEP_SEEDS,
     FINAL_ITERS,
@@ -105,7 +109,8 @@ def main(argv=None) -> int:
     p.add_argument("--env", nargs="+", default=["credit", "toy", "sokoban"],
                    choices=["credit", "toy", "sokoban", "social", "webshop"])
     p.add_argument("--part", nargs="+", default=["main", "sweep", "norms", "credit_arms"],
-                   choices=["main", "sweep", "norms", "credit_arms", "toy_after", "sokoban_after"])
+                   choices=["main", "sweep", "norms", "credit_arms", "toy_after", "sokoban_after",
+                            "credit_r200"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--out-dir", default=RESULTS_DIR,
@@ -119,6 +124,8 @@ def main(argv=None) -> int:
                    "is the main istar_rloo runs)")
     p.add_argument("--arms", nargs="+", choices=[*CREDIT_ENV_ARMS, *CREDIT_SWEEP],
                    default=[*CREDIT_ENV_ARMS, *CREDIT_SWEEP], help="the credit_arms part's arms")
+    p.add_argument("--r200-arms", nargs="+", choices=list(CREDIT_R200), default=list(CREDIT_R200),
+                   help="the credit_r200 part's arms (run in this order, seed-major)")
     p.add_argument("--results-name", default="learning.json", help="JSON file name inside "
                    "out-dir (the report merges every learning*.json there, so two processes "
                    "can run parts side by side)")
@@ -171,6 +178,12 @@ def main(argv=None) -> int:
                             for method in [m for m in methods if m in args.methods]:
                                 run_one(store, env, method, seed, {**SHARED[env], **knobs},
                                         BUDGET[env], variant, WALL_LIMIT_S[env])
+            if "credit_r200" in args.part and env == "credit":
+                for seed in (args.seeds or CREDIT_R200_SEEDS):
+                    for variant in args.r200_arms:
+                        method, knobs = CREDIT_R200[variant]
+                        run_one(store, env, method, seed, {**SHARED[env], **knobs},
+                                CREDIT_R200_BUDGET, variant, CREDIT_R200_WALL_S)
             if "credit_arms" in args.part and env == "credit":
                 for seed in (args.seeds or SEEDS[env]):
                     for variant in [a for a in args.arms if a in CREDIT_ENV_ARMS]:

@@ -92,10 +92,11 @@ def learning_markdown(data: Dict[str, Any]) -> str:
 
 def write_learning(out_dir: str, plot_dir: Optional[str], plots: bool = True) -> str:
     """learning_tables.md (and the PNGs) from every learning*.json in ``out_dir``."""
+    from benchmarks.credit_r200_report import plot_r200, r200_markdown
     from benchmarks.credit_report import credit_markdown, plot_credit
 
     data = load_learning_results(out_dir)
-    md = credit_markdown(data) + learning_markdown(data)
+    md = credit_markdown(data) + r200_markdown(data) + learning_markdown(data)
     tables_path = os.path.join(out_dir, "learning_tables.md")
     with open(tables_path, "w") as f:
         f.write(md + "\n")
@@ -105,6 +106,7 @@ def write_learning(out_dir: str, plot_dir: Optional[str], plots: bool = True) ->
 
         written = plot_learning(data, plot_dir or default_plot_dir(out_dir))
         written += plot_credit(data, plot_dir or default_plot_dir(out_dir))
+        written += plot_r200(data, plot_dir or default_plot_dir(out_dir))
     print(md)
     print("wrote", tables_path, *written, sep="\n  ")
     return md

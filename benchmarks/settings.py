@@ -125,6 +125,31 @@ CREDIT_ENV_ARMS: Dict[str, Dict[str, Any]] = {
 }
 CREDIT_ENV_ARM_METHODS = ("istar_rloo", "rloo")
 
+# Step credit where RLOO learns (the "credit_r200" part): CreditChain binary at about 200
+# iterations (256 env steps each), the budget where RLOO clearly learns; 5 seeds. Variant ->
+# (method, knobs on top of the shared settings). "r200_istar_initial" is iStar with the
+# frozen initial policy as the PRM's reference, its KL regulariser and twice the PRM steps
+# (a replay of the previous batch; pilots with prm_lr 1e-3 and replay 4 drove the policy
+# into invalid actions, docs/STEP_REWARDS.md); "r200_rloo_kl" gives RLOO the same KL term,
+# so a gain can be told apart from the regulariser's.
+CREDIT_R200_BUDGET = 51_200
+CREDIT_R200_WALL_S = 5_400
+CREDIT_R200_SEEDS = [0, 1, 2, 3, 4]
+ISTAR_INITIAL_KNOBS: Dict[str, Any] = {"prm_reference": "initial", "kl_coef": 0.2,
+                                       "prm_replay_batches": 2}
+# ... and the same with DPO + NLL on the winners' responses, which keeps the PRM's mass on
+# the admissible actions (benchmarks/prm_displacement.py)
+ISTAR_INITIAL_NLL_KNOBS: Dict[str, Any] = {**ISTAR_INITIAL_KNOBS, "prm_nll_coef": 1.0}
+CREDIT_R200: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "r200_rloo": ("rloo", {}),
+    "r200_istar_initial_nll": ("istar_rloo", ISTAR_INITIAL_NLL_KNOBS),
+    "r200_istar_initial": ("istar_rloo", ISTAR_INITIAL_KNOBS),
+    "r200_istar_paper": ("istar_rloo", {}),
+    "r200_gigpo": ("gigpo", {}),
+    "r200_frozen_prm": ("frozen_prm", {}),
+    "r200_rloo_kl": ("rloo", {"kl_coef": 0.2}),
+}
+
 # The toy re-run after issue 15's fixes (the "toy_after" part): the YAML's prm_lr again
 # (OVERRIDES keeps the older results' 1e-3), seeds 0-4, every method.
 TOY_AFTER: Dict[str, Dict[str, Any]] = {"after_issue15": {"prm_lr": 3e-4}}
@@ -163,6 +188,8 @@ def variant_knobs(variant: str) -> Dict[str, Any]:
     for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS, TOY_AFTER, SOKOBAN_AFTER):
         if variant in table:
             return table[variant]
+    if variant in CREDIT_R200:
+        return CREDIT_R200[variant][1]
     raise KeyError(f"unknown benchmark variant {variant!r}")
 
 

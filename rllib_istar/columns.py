@@ -14,6 +14,9 @@ ACTION_VALID = "is_action_valid"   # bool: the env's parser accepted the respons
 ENV_REWARD_RAW = "env_reward_raw"  # float: the env's reward before the invalid penalty
 IMAGE = "image"                    # (H, W, 3) uint8: the prompt's image (image envs only,
                                    # envs/images.py), once per step
+CANDIDATE_IDS = "candidate_ids"    # list[list[int]]: the canonical response ids of every
+                                   # labelled admissible action at a decisive state (else [])
+CANDIDATE_LABELS = "candidate_labels"  # list[float]: their oracle labels (+1 / -1 / 0)
 
 # --- env info dict, one entry per env step (optional; credit-quality metrics read it) ---
 ORACLE_LABEL = "oracle_step_label"  # float: +1 decisive and right (progress), -1 decisive and
@@ -46,6 +49,15 @@ STEP_ORACLE = "step_oracle"        # (N,) float, the env's ORACLE_LABEL of the s
 ADVANTAGES = "advantages"          # (N,) or (N, L) float
 IMAGES = "images"                  # (N, H, W, 3) uint8, each row's prompt image (image envs
                                    # only; absent otherwise)
+# same-state candidates (K = labelled actions at the batch's distinct decisive prompts; only
+# when the env gives oracle_action_labels): each candidate is a full row prompt ++ response
+CAND_INPUT_IDS = "cand_input_ids"  # (K, Lc) long
+CAND_ATTENTION_MASK = "cand_attention_mask"  # (K, Lc) long
+CAND_RESPONSE_MASK = "cand_response_mask"    # (K, Lc) float
+CAND_LABEL = "cand_label"          # (K,) float, +1 right / -1 wrong / 0 neither
+CAND_ROW = "cand_row"              # (K,) long, the step row whose prompt the candidate shares
+CAND_STATE = "cand_state"          # (K,) long, the distinct decisive prompt 0..S-1
+STEP_STATE = "step_state"          # (N,) long, the row's distinct decisive prompt, -1 if none
 
 # --- module outputs (forward_train) ---
 LOGP = "logp"                      # (N, L) float32 token log-probs, 0 at position 0 and padding

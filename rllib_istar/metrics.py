@@ -26,6 +26,8 @@ PAIR_ACC = "pair_acc"
 NUM_PAIRS = "num_pairs"
 GROUPS_WITHOUT_PAIRS = "groups_without_pairs"
 STEP_REWARD_MEAN = "step_reward_mean"
+PRM_WINNER_NLL = "winner_nll"  # mean NLL per winner response token (prm_nll_coef > 0)
+PRM_REPLAY_BATCHES = "prm_replay_batches"  # past batches the PRM trained on this iteration
 STEP_REWARD_STD = "step_reward_std"
 MARGIN_MEAN = "margin_mean"
 PRM_CE_LOSS = "ce_loss"
@@ -63,6 +65,24 @@ CREDIT_GAP_SHARE = "credit_decisive_gap_share"     # winner-loser log-ratio gap 
 CREDIT_STEP_ADV_ABS_DECISIVE = "credit_step_adv_abs_decisive"  # mean |A_S|, decisive steps
 CREDIT_STEP_ADV_ABS_OTHER = "credit_step_adv_abs_other"        # mean |A_S|, non-decisive steps
 CREDIT_DECISIVE_STEPS = "credit_decisive_steps"    # labelled decisive steps in the batch
+# same-state credit (learner/same_state_credit.py): P(right ranks above wrong at the same
+# prompt). Every labelled action at each distinct decisive prompt:
+CREDIT_STATE_PROMPTS = "credit_state_prompts"      # distinct decisive prompts in the batch
+CREDIT_STATE_PAIRS = "credit_state_pairs"          # (right, wrong) pairs compared
+CREDIT_STATE_STEP_REWARD = "credit_state_step_reward"    # r_phi (scoring reference)
+CREDIT_STATE_PRM_PROGRESS = "credit_state_prm_progress"  # log pi_phi/pi_init (PRM learned)
+CREDIT_STATE_DRIFT_TERM = "credit_state_drift_term"      # log pi_init/pi_old (- policy drift)
+CREDIT_STATE_POLICY_DRIFT = "credit_state_policy_drift"  # log pi_old/pi_init (policy's own)
+CREDIT_STATE_STEP_ADV = "credit_state_step_adv"          # A_S in the sampled step's place
+CREDIT_STATE_DRIFT_NATS = "credit_state_drift_nats"      # mean |log pi_old - log pi_init|
+                                                         # per candidate token (nats)
+# ... and the sampled steps that share a decisive prompt:
+CREDIT_SAMPLED_PAIRS = "credit_sampled_pairs"
+CREDIT_SAMPLED_ADVANTAGE = "credit_sampled_advantage"    # the method's final A(t)
+CREDIT_SAMPLED_STEP_REWARD = "credit_sampled_step_reward"  # r_phi
+CREDIT_SAMPLED_STEP_ADV = "credit_sampled_step_adv"      # A_S
+CREDIT_SAMPLED_RLOO = "credit_sampled_rloo"              # RLOO's episode advantage
+CREDIT_SAMPLED_GIGPO = "credit_sampled_gigpo"            # GiGPO's anchor step advantage
 
 # --- timers (`timers/...`) ---
 TIMER_ROLLOUT = "rollout"

@@ -82,7 +82,8 @@ def mean_interval(values: Sequence[float], z: float = 1.96) -> Tuple[float, floa
 
 # ------------------------------------------------------------ checkpoints
 def find_checkpoint(path: str) -> str:
-    """A checkpoint folder from a checkpoint, trial or experiment folder (the latest one).
+    """A checkpoint folder from a checkpoint, trial or experiment folder (the latest one
+    that was written whole: ``checkpoint_files.checkpoint_status``).
 
     Raises:
         FileNotFoundError: nothing there, or no checkpoint inside.
@@ -94,9 +95,13 @@ def find_checkpoint(path: str) -> str:
                                 "(.../checkpoint_000010), a trial folder or an experiment folder")
     if os.path.isfile(os.path.join(path, CHECKPOINT_MARKER)):
         return path
-    ckpts = sorted(glob.glob(os.path.join(path, "checkpoint_*", CHECKPOINT_MARKER)))
+    from rllib_istar.algorithm.checkpoint_files import INCOMPLETE, checkpoint_status
+
+    ckpts = [os.path.dirname(p) for p in
+             sorted(glob.glob(os.path.join(path, "checkpoint_*", CHECKPOINT_MARKER)))]
+    ckpts = [c for c in ckpts if checkpoint_status(c) != INCOMPLETE]  # not cut short mid-write
     if ckpts:
-        return os.path.dirname(ckpts[-1])
+        return ckpts[-1]
     trials = sorted({os.path.dirname(os.path.dirname(p)) for p in
                      glob.glob(os.path.join(path, "*", "checkpoint_*", CHECKPOINT_MARKER))})
     if len(trials) == 1:
@@ -174,6 +179,19 @@ def prm_step_rewards(algo, episodes: Sequence[Any]) -> Optional[List[List[float]
     return out
 
 
+def same_state_credit(algo, episodes: Sequence[Any]) -> Dict[str, float]:
+    """Same-state credit over the episodes' decisive prompts (envs that label their
+    actions; ``learner/same_state_credit.py``): how often each signal ranks the right
+    action above a wrong one at the same prompt, and how many pairs it compared."""
+    from rllib_istar.connectors import episodes_to_rows
+
+    if not episodes:
+        return {}
+    rows = episodes_to_rows(episodes)
+    results = algo.learner_group.foreach_learner(lambda learner: learner.score_same_state(rows))
+    return dict(next(iter(results)).get())
+
+
 def trajectory_records(episodes: Sequence[Any], step_rewards) -> List[Dict[str, Any]]:
     """One JSON-able dict per trajectory (the JSONL lines)."""
     records = []
@@ -229,6 +247,7 @@ def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Opt
     try:
         eps = sample_episodes(algo, episodes, seed, chunk, temperature, greedy)
         records = trajectory_records(eps, prm_step_rewards(algo, eps))
+        same_state = same_state_credit(algo, eps)
         env_id = algo.config.env
     finally:
         algo.stop()
@@ -247,4 +266,4 @@ def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Opt
         return_mean=sum(returns) / n if n else float("nan"), return_ci=mean_interval(returns),
         outcome_mean=sum(r["outcome"] for r in records) / n if n else float("nan"),
         invalid_action_rate=sum(r["num_invalid"] for r in records) / max(steps, 1), out=out,
-        extra=credit_summary(records))
+        extra={**credit_summary(records), **same_state})

@@ -40,8 +40,8 @@ from rllib_istar.algorithm.knobs import (
     KNOBS_BY_NAME,
     RLLIB_DEFAULTS,
     IStarKnobs,
-    render_knob_docs,
 )
+from rllib_istar.algorithm.knob_docs import render_knob_docs
 from rllib_istar.learner.estimators import EstimatorSpec, resolve_estimator
 from rllib_istar.rl_modules.specs import POLICY_ID
 
@@ -102,6 +102,28 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
     @property
     def uses_prm(self) -> bool:
         return self.estimator.prm_loss is not None
+
+    @property
+    def effective_prm_dpo_reference(self) -> str:
+        """The DPO loss's reference: ``prm_dpo_reference``, or ``prm_reference``'s."""
+        return self.prm_dpo_reference or self.prm_reference
+
+    @property
+    def uses_initial_reference(self) -> bool:
+        """Whether the PRM's scoring or its DPO loss reads pi_init (``initial``)."""
+        return self.uses_prm and "initial" in (self.prm_reference, self.effective_prm_dpo_reference)
+
+    @property
+    def env_labels_actions(self) -> bool:
+        """Whether the env labels its admissible actions (``oracle_action_labels``): the
+        learner then reports same-state credit (``same_state_credit``)."""
+        if not self.same_state_credit or not isinstance(self.env, str):
+            return False
+        from rllib_istar.envs.labels import gives_action_labels
+        from rllib_istar.envs.registry import registered_env_ids, text_env_class
+
+        return (self.env in registered_env_ids()
+                and gives_action_labels(text_env_class(self.env) or object))
 
     @property
     def effective_ratio_level(self) -> str:
@@ -215,6 +237,25 @@ class IStar(Algorithm):
 
         prepare_policy_model(config)  # the warmed model, built once before any worker needs it
         super().setup(config)
+
+    @override(Algorithm)
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        """RLlib's checkpoint, then its file list (``checkpoint_files.write_manifest``),
+        so a folder cut short by a kill mid-write is told apart from a finished one. A
+        full disk raises one line that names the fix (``CheckpointDiskFullError``)."""
+        from rllib_istar.algorithm.checkpoint_files import (
+            disk_full_error,
+            write_manifest,
+        )
+
+        try:
+            super().save_checkpoint(checkpoint_dir)
+            write_manifest(checkpoint_dir)
+        except OSError as e:
+            full = disk_full_error(e, checkpoint_dir)
+            if full is None:
+                raise
+            raise full from e
 
     def timed(self, name: str):
         """Context manager that times one phase into ``timers/<name>`` (RLlib's

@@ -22,7 +22,7 @@ from rllib_istar.core.policy_losses import RATIO_LEVELS
 from rllib_istar.core.prm_losses import TRAJ_AGGREGATIONS
 from rllib_istar.core.step_norms import STEP_ADV_NORMS
 from rllib_istar.learner.estimators import ABLATIONS, ESTIMATORS
-from rllib_istar.learner.prm_update import PRM_UPDATE_ORDERS
+from rllib_istar.learner.prm_update import PRM_REFERENCES, PRM_UPDATE_ORDERS
 from rllib_istar.lm.loading import DTYPES
 from rllib_istar.rl_modules.prm import PRM_MODES
 from rllib_istar.rollout.env_runner import OUTCOME_KINDS
@@ -146,10 +146,15 @@ class IStarKnobs:
     autocast_dtype: Optional[str] = Knob(
         None, "Mixed precision for every forward pass of policy and PRM (rollout and learner): "
         "'bfloat16' or 'float16' under torch.autocast with float32 master weights and "
-        "optimizer state (set model_dtype float32). null = none. On a CPU with AMX-bf16, "
-        "bfloat16 roughly halves the step time; the rollout/learner log-prob gap then grows "
-        "from ~1e-6 to ~1e-2. Pure bf16 weights (model_dtype bfloat16) lose most small "
-        "updates to rounding. OURS.", choices=(None, "bfloat16", "float16"), section="model")
+        "optimizer state (set model_dtype float32). null = none. 'auto' = bfloat16 where the "
+        "device computes bf16 natively (GPU: torch.cuda.is_bf16_supported(); CPU: a timed "
+        "probe, once per process, rllib_istar/lm/precision.py), else none; one line says what "
+        "was chosen and why. On a CPU with native bf16 (AVX512-BF16, AMX) bfloat16 roughly "
+        "halves the step time; without it torch emulates bf16, several times slower (an "
+        "explicit 'bfloat16' then warns with the measured factor). The rollout/learner "
+        "log-prob gap grows from ~1e-6 to ~1e-2 under bf16. Pure bf16 weights (model_dtype "
+        "bfloat16) lose most small updates to rounding. OURS.",
+        choices=(None, "auto", "bfloat16", "float16"), section="model")
     flush_denormal: bool = Knob(
         True, "On CPU, building a policy or PRM module calls torch.set_flush_denormal(True) "
         "for its process (denormal floats count as 0): the backward pass of a 49k-vocabulary "
@@ -271,6 +276,34 @@ class IStarKnobs:
                         section="prm")
     pair_margin: float = Knob(0.0, "Preference pairs need outcome(tau+) - outcome(tau-) > "
                               "pair_margin. ALG §2.", minimum=0.0, section="prm")
+    prm_reference: str = Knob(
+        "rolling", "Reference of the step reward r_phi = beta*log(pi_phi/ref): 'rolling' = "
+        "pi_old, the policy that sampled the batch (paper); r_phi is then the PRM's progress "
+        "minus the policy's own drift from its initial weights. 'initial' = the frozen "
+        "initial policy (PRIME's default): r_phi is what the PRM learned. 'initial' needs "
+        "kl_coef > 0 (the rolling reference's drift penalty was the policy's only pull "
+        "toward its start). ALG §2a; docs/STEP_REWARDS.md.", choices=PRM_REFERENCES,
+        section="prm")
+    prm_dpo_reference: Optional[str] = Knob(
+        None, "Reference of the PRM's DPO loss: null = prm_reference's, or 'rolling' / "
+        "'initial'. At small beta it hardly changes the gradient. ALG §2a.",
+        choices=(None,) + PRM_REFERENCES, section="prm")
+    prm_replay_batches: int = Knob(
+        1, "The PRM trains on this many batches per PRM epoch: the current one and the "
+        "last prm_replay_batches - 1 (DPO needs pairs, not on-policy samples), one optimizer "
+        "step each. 1 = the current batch only (paper). ALG §2a.", minimum=1, section="prm")
+    prm_nll_coef: float = Knob(
+        0.0, "Weight of a negative log-likelihood term on the response tokens of each pair's "
+        "winner (DPO + NLL, as RPO): keeps the PRM's probability on the responses it prefers. "
+        "Trajectory DPO alone pushes every sampled response down on an LM and moves the mass "
+        "to responses the env rejects (benchmarks/prm_displacement.py). 0 = DPO only (paper). "
+        "OURS.", minimum=0.0, section="prm")
+    same_state_credit: bool = Knob(
+        True, "On envs that label their admissible actions (oracle_action_labels: the toy, "
+        "CreditChain), score every labelled action at each decisive prompt with each credit "
+        "signal and log credit_state_* / credit_sampled_* (learner/same_state_credit.py); "
+        "costs no-grad passes over a few candidate rows and a frozen copy of the initial "
+        "policy unless one is already held. OURS.", section="prm")
     # ---- policy -----------------------------------------------------------------
     ratio_level: str = Knob(
         "auto", "Importance ratio: 'step' (length-normalised, ALG §4 default), 'step_product', "
@@ -360,22 +393,3 @@ RLLIB_UNUSED = {
 # RLlib's attributes whose defaults IStarConfig changes (documented here too).
 RLLIB_DEFAULTS = {name: (k.default, k.doc) for name, (k, _) in RLLIB_KNOBS.items()
                   if k.changes_default}
-
-
-def render_knob_docs() -> str:
-    """The knob table as text, appended to IStarConfig's docstring."""
-    lines = []
-    for section in SECTIONS:
-        lines.append(f"\n    {section.upper()}")
-        for k in (k for k in KNOBS if k.section == section):
-            choice = f" One of {k.choices}." if k.choices else ""
-            lines.append(f"      {k.name} (default {k.default!r}): {k.doc}{choice}")
-    lines.append("\n    RLLIB KNOBS (validated here; a default shown is IStarConfig's)")
-    for name, (k, _) in RLLIB_KNOBS.items():
-        default = f" (default {k.default!r})" if k.changes_default else ""
-        rng = f" Range {k.valid_range()}." if k.valid_range() else ""
-        lines.append(f"      {name}{default}: {k.doc}{rng}")
-    lines.append("\n    RLLIB KNOBS IStar DOES NOT USE (setting one is an error): "
-                 + ", ".join(RLLIB_UNUSED))
-    return "\n".join(lines)
-

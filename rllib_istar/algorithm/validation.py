@@ -141,6 +141,7 @@ def check_settings(config, fail: Fail) -> None:
     if config.num_env_runners > config.num_groups:
         fail(f"num_env_runners={config.num_env_runners} > num_groups={config.num_groups}: "
              "each env runner samples whole groups; lower num_env_runners or raise num_groups")
+    _check_prm_reference(config, fail)
     _check_against_env(config, fail)
     _check_precision_and_text(config, fail)
     if config.generation_backend == "vllm":
@@ -149,6 +150,22 @@ def check_settings(config, fail: Fail) -> None:
         if importlib.util.find_spec("vllm") is None:
             fail("generation_backend 'vllm' needs vLLM: pip install 'rllib_istar[vllm]' on a "
                  "GPU machine, or use 'hf'")
+
+
+def _check_prm_reference(config, fail: Fail) -> None:
+    """The ``initial`` PRM reference needs an explicit pull toward pi_init and a PRM that
+    starts from the policy's checkpoint (docs/STEP_REWARDS.md)."""
+    if not config.estimator.prm_loss:
+        return
+    if config.prm_reference == "initial" and config.kl_coef <= 0:
+        fail("prm_reference='initial' drops the rolling reference's penalty on the policy's "
+             "drift, and without it the policy degenerates (measured: invalid actions or a "
+             "deterministic policy within 15 iterations); set kl_coef > 0 (0.2 measured "
+             "stable) or prm_reference: rolling")
+    if config.uses_initial_reference and config.prm_init is not None:
+        fail("prm_reference/prm_dpo_reference 'initial' scores the PRM against the initial "
+             "policy, which the PRM starts from only when prm_init is null; set prm_init: null "
+             "or use the rolling reference")
 
 
 def _check_precision_and_text(config, fail: Fail) -> None:

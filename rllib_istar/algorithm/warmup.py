@@ -26,28 +26,11 @@ from typing import Callable, Optional
 
 import torch
 
+from rllib_istar.envs.parsing import format_response, response_after_prefix
 from rllib_istar.lm.cache import WARMUP_DIR, cache_root
 
-
-def format_response(action: str, action_format: str) -> str:
-    """The response text the warm-up teaches for ``action``."""
-    if action_format == "tags":
-        return f"<think> </think> <action> {action} </action>"
-    return action
-
-
-def response_after_prefix(response: str, response_prefix: Optional[str]) -> str:
-    """The part of ``response`` the model generates when the prompt ends with
-    ``response_prefix``: the text after the prefix's first occurrence (the prefix
-    must occur in the formatted response)."""
-    if not response_prefix:
-        return response
-    at = response.find(response_prefix)
-    if at < 0:
-        raise ValueError(f"response_prefix {response_prefix!r} does not occur in the warm-up's "
-                         f"response {response!r}; make the prefix a start of the action format "
-                         "(e.g. '<think> </think> <action>' for 'tags')")
-    return response[at + len(response_prefix):]
+__all__ = ["format_response", "response_after_prefix", "warmup_model_path",
+           "build_warmup_model", "warmup_path_for", "prepare_policy_model"]
 
 
 def _prompt_fingerprint(env_id: str, env_config: Optional[dict]) -> list:
@@ -121,18 +104,16 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     runner) and the targets are the rest of the formatted response. The loss is the
     mean cross-entropy over response tokens, with the LM head run on the response
     positions only; ``autocast_dtype`` runs the passes under ``torch.autocast`` (float32
-    weights), as the learner does. ``flush_denormal`` sets the process's float mode as
+    weights), as the learner does (``auto`` resolved by ``lm.precision`` for this CPU; the
+    cache key holds the requested value, so every process names the same folder).
+    ``flush_denormal`` sets the process's float mode as
     the modules do (``IStarConfig.flush_denormal``), so the cached result does not depend
     on what ran before in the process."""
     from rllib_istar.envs import make_text_env
     from rllib_istar.envs.images import gives_images
-    from rllib_istar.lm.loading import (
-        encode_prompt,
-        load_causal_lm,
-        load_tokenizer,
-        to_torch_dtype,
-    )
+    from rllib_istar.lm.loading import encode_prompt, load_causal_lm, load_tokenizer
     from rllib_istar.lm.logprobs import compute_token_logprobs
+    from rllib_istar.lm.precision import autocast_torch_dtype
     from rllib_istar.lm.vision import (
         VisionInputs,
         copy_vision_files,
@@ -157,8 +138,8 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
                         rng, history_length, max_prompt_length, action_format, tokenizer,
                         response_prefix, image_of=image_of)
         optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-        autocast = (torch.autocast("cpu", dtype=to_torch_dtype(autocast_dtype)) if autocast_dtype
-                    else contextlib.nullcontext())
+        cast = autocast_torch_dtype(autocast_dtype, "cpu")
+        autocast = torch.autocast("cpu", dtype=cast) if cast else contextlib.nullcontext()
         model.train()
         for _ in range(steps):
             batch = rng.sample(data, min(batch_size, len(data)))
@@ -188,6 +169,7 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     copy_vision_files(base_path, tmp)
     with open(os.path.join(tmp, "warmup.json"), "w") as f:
         json.dump({"base": base_path, "env": env_id, "steps": steps, "seed": seed,
+                   "autocast_dtype": str(cast).removeprefix("torch.") if cast else None,
                    "final_loss": float(loss.detach())}, f)
     try:
         os.replace(tmp, out_dir)

@@ -111,5 +111,14 @@ def cmd_evaluate(args) -> int:
               f"{x['wrong_steps']:.0f} wrong decisive steps; mean r_phi "
               f"right={x['step_reward_right_mean']:.3f} wrong={x['step_reward_wrong_mean']:.3f} "
               "(signs are relative to the evaluated policy: compare, don't read alone)")
+    if "credit_state_pairs" in s.extra:
+        x = s.extra
+        names = (("credit_state_step_reward", "r_phi"), ("credit_state_prm_progress",
+                 "log pi_phi/pi_init"), ("credit_state_drift_term", "log pi_init/pi_old"),
+                 ("credit_state_policy_drift", "policy log pi_old/pi_init"))
+        got = ", ".join(f"{label} {x[k]:.3f}" for k, label in names if k in x)
+        print(f"same-state credit (right action ranked above a wrong one at the same prompt, "
+              f"{x['credit_state_pairs']:.0f} pairs at {x['credit_state_prompts']:.0f} "
+              f"decisive prompts; 0.5 = no credit): {got}")
     print(f"trajectories: {s.out}")
     return 0

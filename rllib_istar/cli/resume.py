@@ -6,7 +6,9 @@ state save resumes from ``checkpoint_000003`` and would then write its next
 checkpoint into ``checkpoint_000004`` again, replacing the killed run's one.
 Before resuming, every such checkpoint (newer than the saved state knows) is
 renamed to ``kept_checkpoint_000004`` (still a valid checkpoint: evaluate it or
-restore from it); nothing is deleted.
+restore from it; unless the run was killed while writing it, which its file list tells
+(``algorithm/checkpoint_files.py``): then the line says it is incomplete); nothing is
+deleted.
 
 ``rllib train`` also sets ``TUNE_GLOBAL_CHECKPOINT_S`` (default 1 s here, Tune's
 own default is at least 10 s) so that the window is short and a resume normally
@@ -26,6 +28,7 @@ import re
 import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
+from rllib_istar.algorithm.checkpoint_files import INCOMPLETE, checkpoint_status
 from rllib_istar.cli.common import CliError
 
 _CKPT = re.compile(r"^checkpoint_(\d{6})$")
@@ -71,10 +74,13 @@ def protect_unrecorded_checkpoints(experiment_dir: str) -> List[str]:
             n = 2
             while os.path.exists(target):
                 target, n = os.path.join(trial_dir, f"kept_{name}_{n}"), n + 1
+            written = checkpoint_status(os.path.join(trial_dir, name))
             os.rename(os.path.join(trial_dir, name), target)
+            why = ("it was cut short while being written: incomplete, not loadable; the run "
+                   "resumes from the last complete one" if written == INCOMPLETE else
+                   "it is newer than the saved run state, so the resumed run would overwrite it")
             lines.append(f"kept {name} of {os.path.basename(trial_dir)} as "
-                         f"{os.path.basename(target)} (it is newer than the saved run state, "
-                         "so the resumed run would overwrite it)")
+                         f"{os.path.basename(target)} ({why})")
         trial = os.path.basename(trial_dir)
         if status == "TERMINATED":
             lines.append(f"{trial} already finished; nothing to resume")
@@ -181,3 +187,36 @@ def apply_resume_changes(experiment_dir: str, stop: Optional[dict] = None,
     os.replace(path + ".tmp", path)
     lines.append(f"the run state as it was is kept in {os.path.basename(kept)}")
     return lines
+
+
+_DECISIONS = ("_cached_trial_decisions", "_queued_trial_decisions")
+
+
+def drop_stale_decisions(experiment_dir: str) -> List[str]:
+    """Clear the scheduler decisions the saved run state still holds; one line per trial.
+
+    Tune saves its controller's pending per-trial decisions with the run state. A trial
+    that failed while a checkpoint was being written (a full disk) leaves a STOP there;
+    on ``--resume`` Tune would apply it after the retried trial's first checkpoint and
+    end the trial before its stop criterion (Ray 2.60). A resumed trial runs in a new
+    process, so no decision of the old one applies: they are dropped.
+    """
+    states = sorted(glob.glob(os.path.join(experiment_dir, "experiment_state-*.json")))
+    if not states:
+        return []
+    with open(states[-1], encoding="utf-8") as f:
+        state = json.load(f)
+    runner = state.get("runner_data") or {}
+    stale = {trial_id: decision for key in _DECISIONS
+             for trial_id, decision in (runner.get(key) or {}).items()}
+    if not stale:
+        return []
+    for key in _DECISIONS:
+        if key in runner:
+            runner[key] = {}
+    with open(states[-1] + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(states[-1] + ".tmp", states[-1])
+    return [f"dropped the saved {decision} decision of trial {trial_id} (left by its last "
+            "process; the resumed trial runs to its stop criterion)"
+            for trial_id, decision in sorted(stale.items())]

@@ -113,6 +113,32 @@ def prepare_models(experiments: Dict[str, dict], stream) -> None:
                 prepare_policy_model(c, announce=lambda line: print(line, file=stream, flush=True))
 
 
+def precision_lines(experiments: Dict[str, dict]) -> List[str]:
+    """One line per distinct ``autocast_dtype`` in the experiments: what it runs as on
+    this machine and why (``lm.precision``: ``auto`` resolved, or a warning when bf16 is
+    asked for but emulated). On the CPU, plus the GPU where this process sees one."""
+    from rllib_istar.cli.experiments import Source, config_variants
+    from rllib_istar.lm.precision import (
+        AUTOCAST_CHOICES,
+        autocast_choice,
+        device_type_of_process,
+    )
+
+    requested = {variant.get("autocast_dtype")
+                 for name, spec in experiments.items()
+                 for variant, _, _ in config_variants(name, spec.get("config") or {}, Source(None))
+                 if isinstance(variant.get("autocast_dtype"), str)}  # others: validation's job
+    devices = sorted({"cpu", device_type_of_process()})
+    lines = []
+    for value in sorted(requested & set(AUTOCAST_CHOICES)):
+        for device in devices:
+            choice = autocast_choice(value, device)
+            if choice.line:
+                lines.append(("warning: " if choice.slow else "") + choice.line
+                             + (f" [{device}]" if len(devices) > 1 else ""))
+    return lines
+
+
 @contextlib.contextmanager
 def _one_torch_thread():
     """The warm-up of a tiny model in the driver runs on one thread: with a busy
@@ -152,6 +178,7 @@ def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_tab
     from rllib_istar.cli.progress import ProgressPrinter, final_lines
     from rllib_istar.cli.resume import (
         apply_resume_changes,
+        drop_stale_decisions,
         protect_unrecorded_checkpoints,
     )
 
@@ -165,6 +192,10 @@ def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_tab
                 print(line, file=stream, flush=True)
         for line in protect_unrecorded_checkpoints(path) if resume else []:
             print(line, file=stream, flush=True)
+        for line in drop_stale_decisions(path) if resume else []:
+            print(line, file=stream, flush=True)
+    for line in precision_lines(experiments):
+        print(line, file=stream, flush=True)
     prepare_models(experiments, stream)
     started = init_ray(debug, num_cpus, modules)
     printer = ProgressPrinter(stream)
@@ -193,14 +224,16 @@ def _exit_code(trials: List, stream, resume_hint: str, dirs: Dict[str, str]) -> 
     # Tune marks trials TERMINATED after Ctrl+C too; only a met stop criterion sets "done"
     unfinished = [t for t in trials if t.status != "ERROR"
                   and not (t.status == "TERMINATED" and (t.last_result or {}).get("done"))]
+    retry = resume_hint or "the same command plus --resume"
     for trial in failed:
         error_file = os.path.join(trial_dir(trial, dirs), "error.txt")
         first, last = error_summary(error_file)
         said = first if first == last else f"{first} ... {last}"
+        if failed_on_full_disk(error_file):
+            said = disk_full_summary(trial, trial_dir(trial, dirs), retry)
         print(f"trial {trial.trial_id} failed: {said} (traceback: {error_file})",
               file=stream, flush=True)
     if failed:
-        retry = resume_hint or "the same command plus --resume"
         print(f"{len(failed)} trial(s) failed; fix the cause, then retry from the last "
               f"checkpoint with: {retry} (add --restart-errored to start them over)",
               file=stream, flush=True)
@@ -210,6 +243,30 @@ def _exit_code(trials: List, stream, resume_hint: str, dirs: Dict[str, str]) -> 
               f"{resume_hint or 'the same command plus --resume'}", file=stream, flush=True)
         return EXIT_INTERRUPTED
     return 0
+
+
+def failed_on_full_disk(error_file: str) -> bool:
+    """The trial's error.txt says the disk (or quota) was full."""
+    from rllib_istar.algorithm.checkpoint_files import mentions_disk_full
+
+    try:
+        with open(error_file, encoding="utf-8", errors="replace") as f:
+            return mentions_disk_full(f.read())
+    except OSError:
+        return False
+
+
+def disk_full_summary(trial, folder: str, retry: str) -> str:
+    """What a trial that hit a full disk prints: the problem, where, the fix, and the
+    checkpoint ``--resume`` continues from (a checkpoint cut short is never recorded)."""
+    import tempfile
+
+    last = (f"its last good checkpoint, {os.path.basename(trial.checkpoint.path)}, which is kept"
+            if getattr(trial, "checkpoint", None) is not None else "the start (no checkpoint "
+            "was saved)")
+    return (f"the disk is full (no space left on device) under {folder} or the temp folder "
+            f"{tempfile.gettempdir()}; free space there (or pass --storage-path DIR / set TMPDIR "
+            f"to a disk with room), then retry with {retry}: it continues from {last}")
 
 
 def error_summary(error_file: str) -> Tuple[str, str]:

@@ -44,13 +44,22 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         for image envs (``envs/images.py``: every step carries ``columns.IMAGE``) also
         ``images (N, H, W, 3) uint8``, each row's prompt image, stored once per row (the
         GiGPO anchor key then adds the image's bytes to the observation text, whose
-        placeholder alone would make every state alike).
+        placeholder alone would make every state alike);
+        where the runner recorded labelled actions (``columns.CANDIDATE_IDS``; envs with
+        ``oracle_action_labels``), the same-state candidates: one ``cand_*`` row per
+        labelled action of each *distinct* decisive prompt (``K`` rows: ``cand_input_ids``,
+        ``cand_attention_mask``, ``cand_response_mask (K, Lc)``, ``cand_label``,
+        ``cand_row`` (the first step row with that prompt), ``cand_state (K,)``) and
+        ``step_state (N,) long`` (each row's decisive prompt, -1 where none).
 
     Example: one trajectory with steps (prompt [5, 6], response [7]) and
     (prompt [5], response [8, 9]) gives ``input_ids [[5,6,7],[5,8,9]]`` and
     ``response_mask [[0,0,1],[0,1,1]]``.
     """
     group_index: Dict[str, int] = {}
+    state_index: Dict[Any, int] = {}  # distinct decisive prompt -> state id
+    step_state: List[int] = []
+    candidates: List[tuple] = []      # (state, source row, prompt, response ids, label)
     rows: List[tuple] = []
     traj_outcome, traj_group, traj_won = [], [], []
     step_traj, step_group, step_index, env_reward, anchor_keys, oracle = [], [], [], [], [], []
@@ -69,8 +78,22 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
         rewards = ep.get_rewards()
         oracle.extend(step_oracle_labels(ep))
         step_images = ep.get_extra_model_outputs(C.IMAGE) if with_images and len(ep) else None
+        cand_ids = (ep.get_extra_model_outputs(C.CANDIDATE_IDS)
+                    if len(ep) and C.CANDIDATE_IDS in ep.extra_model_outputs else None)
+        cand_labels = ep.get_extra_model_outputs(C.CANDIDATE_LABELS) if cand_ids is not None else None
         for t in range(len(ep)):
             rows.append((list(prompts[t]), list(responses[t]), list(logps[t])))
+            state = -1
+            if cand_ids is not None and len(cand_ids[t]):
+                key = (tuple(prompts[t]), None if step_images is None
+                       else np.asarray(step_images[t], dtype=np.uint8).tobytes())
+                if key not in state_index:
+                    state_index[key] = len(state_index)
+                    candidates.extend((state_index[key], len(rows) - 1, list(prompts[t]),
+                                       list(ids), float(label))
+                                      for ids, label in zip(cand_ids[t], cand_labels[t]))
+                state = state_index[key]
+            step_state.append(state)
             step_traj.append(m)
             step_group.append(g)
             step_index.append(t)
@@ -111,7 +134,30 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
     }
     if images:
         out[C.IMAGES] = torch.from_numpy(np.stack(images))
+    if candidates:
+        out.update(_candidate_rows(candidates, pad_id))
+        out[C.STEP_STATE] = torch.tensor(step_state, dtype=torch.long)
     return out
+
+
+def _candidate_rows(candidates: List[tuple], pad_id: int) -> Dict[str, torch.Tensor]:
+    """The same-state candidate columns (``columns.CAND_*``) from ``(state, source row,
+    prompt ids, response ids, label)`` tuples, right-padded like the step rows."""
+    k = len(candidates)
+    length = max(len(p) + len(r) for _, _, p, r, _ in candidates)
+    input_ids = torch.full((k, length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((k, length), dtype=torch.long)
+    response_mask = torch.zeros((k, length), dtype=torch.float32)
+    for i, (_, _, prompt, response, _) in enumerate(candidates):
+        p, r = len(prompt), len(response)
+        input_ids[i, : p + r] = torch.tensor(prompt + response, dtype=torch.long)
+        attention_mask[i, : p + r] = 1
+        response_mask[i, p : p + r] = 1.0
+    return {C.CAND_INPUT_IDS: input_ids, C.CAND_ATTENTION_MASK: attention_mask,
+            C.CAND_RESPONSE_MASK: response_mask,
+            C.CAND_LABEL: torch.tensor([c[4] for c in candidates], dtype=torch.float32),
+            C.CAND_ROW: torch.tensor([c[1] for c in candidates], dtype=torch.long),
+            C.CAND_STATE: torch.tensor([c[0] for c in candidates], dtype=torch.long)}
 
 
 class EpisodesToStepRows(ConnectorV2):

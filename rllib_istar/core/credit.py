@@ -7,6 +7,13 @@ the final ``A(t)``, RLOO's or GiGPO's advantage) is good when it ranks the
 right decisive steps above the wrong ones: :func:`decisive_auc`. Trajectory DPO
 only fixes each winner-loser *sum* of log-ratios; :func:`decisive_gap_share`
 says how much of that gap sits on the decisive steps.
+
+:func:`decisive_auc` pools steps of *different* prompts, so it also measures which
+prompts the policy gets right and how each prompt drifted. The same-state metric
+(:func:`same_state_accuracy`) compares a right and a wrong action only at the same
+prompt: every labelled admissible action scored there (the learner's candidates), or
+the sampled steps that share a prompt. :func:`counterfactual_step_advantages` gives
+the ``A_S`` a candidate action would have had in the sampled step's place.
 """
 from __future__ import annotations
 
@@ -15,8 +22,10 @@ import math
 import torch
 
 from rllib_istar.core.segments import seg_sum
+from rllib_istar.core.step_norms import normalised_step_advantages
 
-__all__ = ["decisive_auc", "decisive_gap_share", "mean_abs_by_decisiveness"]
+__all__ = ["decisive_auc", "decisive_gap_share", "mean_abs_by_decisiveness",
+           "same_state_accuracy", "counterfactual_step_advantages"]
 
 
 def decisive_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -85,3 +94,63 @@ def mean_abs_by_decisiveness(values: torch.Tensor, labels: torch.Tensor) -> tupl
 
 def _mean_or_nan(x: torch.Tensor) -> float:
     return float(x.mean()) if x.numel() else math.nan
+
+
+def same_state_accuracy(scores: torch.Tensor, labels: torch.Tensor,
+                        states: torch.Tensor) -> tuple[float, int]:
+    """``(P(score of right > score of wrong at the same state), number of such pairs)``;
+    ties count 1/2, NaN without a pair.
+
+    Every (right, wrong) pair that shares a state id counts once: label ``+1`` against
+    label ``-1``, both with ``state >= 0``. Shapes: ``scores, labels, states (K,)``.
+    Unlike :func:`decisive_auc`, a right action at one prompt is never compared with a
+    wrong action at another.
+
+    State 0: right 1.0 beats both wrongs; state 1: right 0.2 loses to wrong 0.3. The
+    pooled AUC of the same numbers is 0.5 (0.2 < 0.3 < 0.4 < 0.5 < 1.0).
+
+    >>> same_state_accuracy(torch.tensor([1., .4, .5, .2, .3]),
+    ...                     torch.tensor([1., -1., -1., 1., -1.]), torch.tensor([0, 0, 0, 1, 1]))
+    (0.6666666666666666, 3)
+    >>> decisive_auc(torch.tensor([1., .4, .5, .2, .3]), torch.tensor([1., -1., -1., 1., -1.]))
+    0.5
+    """
+    scores = scores.detach().double().flatten()
+    labels, states = labels.detach().flatten(), states.detach().flatten()
+    right = (labels == 1) & (states >= 0)
+    wrong = (labels == -1) & (states >= 0)
+    same = states[right][:, None] == states[wrong][None, :]
+    pairs = int(same.sum())
+    if pairs == 0:
+        return math.nan, 0
+    diff = scores[right][:, None] - scores[wrong][None, :]
+    wins = float(((diff > 0) & same).sum()) + 0.5 * float(((diff == 0) & same).sum())
+    return wins / pairs, pairs
+
+
+def counterfactual_step_advantages(norm: str, step_rewards: torch.Tensor,
+                                   cand_rewards: torch.Tensor, cand_row: torch.Tensor,
+                                   group_ids: torch.Tensor, step_index: torch.Tensor,
+                                   anchor_ids: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``A_S`` each candidate would get in place of its row's sampled step (§3).
+
+    For candidate ``k``: replace ``step_rewards[cand_row[k]]`` by ``cand_rewards[k]``,
+    normalise the batch with the scope ``norm``
+    (:func:`~rllib_istar.core.step_norms.normalised_step_advantages`) and read row
+    ``cand_row[k]``. Shapes: ``step_rewards, group_ids, step_index, anchor_ids (N,)``;
+    ``cand_rewards, cand_row (K,)`` -> ``(K,)``. O(K N).
+
+    One group, step 0 of two trajectories with r = (1, 3); a candidate of r = 5 at row
+    0 is z-scored against the 3: +0.707.
+
+    >>> r = torch.tensor([1., 3.]); z = torch.zeros(2, dtype=torch.long)
+    >>> [round(v, 3) for v in counterfactual_step_advantages(
+    ...     "group_step", r, torch.tensor([5., 1.]), torch.tensor([0, 0]), z, z, z).tolist()]
+    [0.707, -0.707]
+    """
+    out = torch.empty(len(cand_rewards), dtype=step_rewards.dtype, device=step_rewards.device)
+    for k in range(len(cand_rewards)):
+        r = step_rewards.clone()
+        r[cand_row[k]] = cand_rewards[k]
+        out[k] = normalised_step_advantages(norm, r, group_ids, step_index, anchor_ids, eps)[cand_row[k]]
+    return out

@@ -7,6 +7,8 @@
   ``L = -mean_pairs log sigmoid(beta * (Q(tau+) - Q(tau-)))``.
 * :func:`prime_ce_loss` is PRIME's cross-entropy on binary outcomes
   (arXiv 2502.01456): the summed implicit reward of a row is a logit.
+* :func:`winner_token_weights` weighs the response tokens of the pairs' winners for the
+  negative log-likelihood term that can ride with the DPO loss (``prm_nll_coef``).
 
 Metric values are 0-dim detached tensors (no device sync), except counts
 read from shapes, which are python floats.
@@ -31,6 +33,7 @@ __all__ = [
     "trajectory_logratio",
     "trajectory_dpo_loss",
     "prime_ce_loss",
+    "winner_token_weights",
 ]
 
 #: How step log-ratios become a trajectory score ``Q(tau)`` (ALGORITHM.md §2):
@@ -210,3 +213,31 @@ def prime_ce_loss(token_logratio: torch.Tensor, response_mask: torch.Tensor,
     loss = F.binary_cross_entropy_with_logits(logits, target)
     acc = ((logits.detach() > 0) == (target > 0.5)).to(logits.dtype).mean()
     return CEOutput(loss, {M.PRM_CE_LOSS: loss.detach(), M.PRM_CE_ACC: acc, M.NUM_ROWS: float(logits.numel())})
+
+
+def winner_token_weights(step_traj: torch.Tensor, pairs: torch.Tensor,
+                         response_mask: torch.Tensor) -> torch.Tensor:
+    """Per-row weight of the winners' NLL term: ``1 / (response tokens of all winner
+    steps)`` on the steps of trajectories that win at least one pair, 0 elsewhere.
+
+    ``sum_rows weight * (-sum_k log pi_phi)`` is then the mean NLL per winner response
+    token, the term DPO + NLL (RPO) adds to keep probability on the preferred
+    responses. Shapes: ``step_traj (N,)`` long, ``pairs (P, 2)`` long,
+    ``response_mask (N, T)`` -> ``(N,)`` float; all zeros without pairs.
+
+    Trajectory 0 wins (two steps, 2 + 1 response tokens), trajectory 1 loses:
+
+    >>> w = winner_token_weights(torch.tensor([0, 0, 1]), torch.tensor([[0, 1]]),
+    ...                          torch.tensor([[1, 1], [1, 0], [1, 1]]))
+    >>> [round(x, 4) for x in w.tolist()]
+    [0.3333, 0.3333, 0.0]
+    """
+    mask = response_mask.to(torch.float32)
+    if pairs.numel() == 0:
+        return torch.zeros(len(step_traj), dtype=mask.dtype, device=mask.device)
+    winners = torch.zeros(int(max(step_traj.max(), pairs.max())) + 1, dtype=torch.bool,
+                          device=step_traj.device)
+    winners[pairs[:, 0].long()] = True
+    rows = winners[step_traj.long()].to(mask.dtype)
+    tokens = (mask.sum(-1) * rows).sum().clamp(min=1.0)
+    return rows / tokens

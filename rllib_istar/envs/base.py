@@ -14,6 +14,8 @@ Observations and actions are ``str``. A subclass provides:
   ``_task_id()`` and ``_observation_charset()``; optionally
   ``_oracle_step_label(action) -> float | None`` (stored as
   ``info[columns.ORACLE_LABEL]`` after every step when not None),
+  ``oracle_action_labels() -> dict | None`` (the label of every admissible action at
+  the current state: the same-state credit metric scores them all),
   ``_reject_action(action) -> str | None`` (a reason to treat a parsed action as
   invalid, e.g. a free-text utterance that breaks the env's rules) and
   ``format_example_action(rng)`` (an action for the format warm-up; envs with
@@ -226,6 +228,15 @@ class TextEnv(gymnasium.Env):
         +1 decisive and right, -1 decisive and wrong, 0 not decisive, NaN unknown, or
         None for no label (the default). Called after ``_apply`` (``action``: the
         admissible action applied) or ``_noop`` (``action=None``)."""
+        return None
+
+    def oracle_action_labels(self) -> dict[str, float] | None:
+        """The oracle label of every admissible action at the current state, before it is
+        taken: ``{action: +1 right / -1 wrong / 0 neither}``, or None (the default: no
+        labels, or a state where no action is decisive). The same-state credit metric
+        (docs/STEP_REWARDS.md "Measuring credit") scores every labelled action at the same
+        prompt; it uses states whose labels hold both a +1 and a -1. Must not change the
+        env's state."""
         return None
 
     def _reject_action(self, action: str) -> str | None:

@@ -40,7 +40,8 @@ REQUIRED_HOOKS = ("_extra_vocabulary", "admissible_actions", "_reset_task", "_ap
 #: Methods a subclass may override (``__init__``, ``reset``, ``step``, ``render``,
 #: ``close``, ``_validate_config`` and ``_info`` must call ``super()``).
 OPTIONAL_HOOKS = ("__init__", "_validate_config", "_max_obs_chars", "_observation_charset",
-                  "_task_id", "_oracle_step_label", "_reject_action", "format_example_action",
+                  "_task_id", "_oracle_step_label", "oracle_action_labels", "_reject_action",
+                  "format_example_action",
                   "_info", "render_prompt", "reset", "step", "render", "close")
 #: Class attributes a subclass sets (``PROMPT``) or may override.
 CLASS_SETTINGS = ("DEFAULT_CONFIG", "PROMPT", "MAX_OBS_CHARS", "ANCHOR_STATES", "metadata")
@@ -58,6 +59,7 @@ HOOK_CALLS: dict[str, tuple[int, tuple[str, ...], str]] = {
     "_observation_charset": (0, (), "_observation_charset() -> str"),
     "_task_id": (0, (), "_task_id() -> str"),
     "_oracle_step_label": (1, (), "_oracle_step_label(action) -> float or None"),
+    "oracle_action_labels": (0, (), "oracle_action_labels() -> {action: +1/-1/0} or None"),
     "_reject_action": (1, (), "_reject_action(action) -> str (why it is invalid) or None"),
     "format_example_action": (1, (), "format_example_action(rng: random.Random) -> str"),
     "_info": (1, (), "_info(parsed) -> dict calling super()._info(parsed)"),
@@ -337,3 +339,14 @@ def check_oracle_label(env: Any, label: Any) -> Any:
     if label is None or _is_number(label):
         return label
     raise _returned(env, "_oracle_step_label", label)
+
+
+def check_action_labels(env: Any, labels: Any) -> Any:
+    """``labels`` if it is ``None`` or a dict of admissible action -> number."""
+    if labels is None:
+        return labels
+    admissible = set(env.admissible_actions())
+    if isinstance(labels, dict) and all(isinstance(a, str) and a in admissible and _is_number(v)
+                                        for a, v in labels.items()):
+        return labels
+    raise _returned(env, "oracle_action_labels", labels)

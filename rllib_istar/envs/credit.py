@@ -138,6 +138,14 @@ class CreditChainEnv(TextEnv):
             return 1.0 if action == self._doors[room] else -1.0
         return 0.0
 
+    def oracle_action_labels(self) -> dict[str, float] | None:
+        """In a door room: +1 for the door's colour, -1 for every other colour; None in a
+        hall room (no action is decisive there) and after the last room."""
+        colour = self._doors.get(self._room) if self._room < self.num_steps else None
+        if colour is None:
+            return None
+        return {c: 1.0 if c == colour else -1.0 for c in self.choices}
+
     def _task_id(self) -> str:
         return f"creditchain-n{self.num_steps}-d{self.num_decisive}-s{self._task_seed}"
 

@@ -50,11 +50,11 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Optional
 
 __all__ = ["ACTION_FORMATS", "MAX_SCAN_CHARS", "STRIP_CHARS", "ParsedAction",
            "parse_action", "normalize_action"]
-__all__ += ["PATTERN_ENTRY", "is_pattern_entry"]
+__all__ += ["PATTERN_ENTRY", "is_pattern_entry", "format_response", "response_after_prefix"]
 
 #: Supported values of the ``action_format`` env_config key.
 ACTION_FORMATS = ("tags", "bare")
@@ -171,3 +171,26 @@ def parse_action(text, admissible: list[str], action_format: str = "tags") -> Pa
         return ParsedAction(None, False, f"unknown action_format {action_format!r}")
     except Exception as exc:  # pragma: no cover - defensive: the parser must never raise
         return ParsedAction(None, False, f"parser error: {type(exc).__name__}")
+
+
+def format_response(action: str, action_format: str) -> str:
+    """The canonical response text of ``action`` in ``action_format`` (what the format
+    warm-up teaches, and what the same-state credit metric scores): it parses back to
+    ``action``."""
+    if action_format == "tags":
+        return f"<think> </think> <action> {action} </action>"
+    return action
+
+
+def response_after_prefix(response: str, response_prefix: Optional[str]) -> str:
+    """The part of ``response`` the model generates when the prompt ends with
+    ``response_prefix``: the text after the prefix's first occurrence (the prefix
+    must occur in the formatted response)."""
+    if not response_prefix:
+        return response
+    at = response.find(response_prefix)
+    if at < 0:
+        raise ValueError(f"response_prefix {response_prefix!r} does not occur in the warm-up's "
+                         f"response {response!r}; make the prefix a start of the action format "
+                         "(e.g. '<think> </think> <action>' for 'tags')")
+    return response[at + len(response_prefix):]

@@ -107,6 +107,13 @@ class KeyCorridorEnv(TextEnv):
             return 1.0 if action == self._door else -1.0
         return 0.0
 
+    def oracle_action_labels(self) -> dict[str, float] | None:
+        """Before a key is taken: +1 for the door's colour, -1 for the other keys; None
+        afterwards (``forward`` and ``open`` are forced)."""
+        if self._key is not None:
+            return None
+        return {c: 1.0 if c == self._door else -1.0 for c in COLORS}
+
     def _task_id(self) -> str:
         return f"keycorridor-c{self.corridor_length}-s{self._task_seed}"
 

@@ -7,6 +7,10 @@ credit), for the method's own ``A(t)`` and, on the same batch and scale, for
 RLOO's episode advantage and GiGPO's anchor step advantage; for PRM methods also
 ``r_phi``, ``A_S`` and the share of the DPO winner-loser gap on decisive steps.
 Math in ``rllib_istar.core.credit``.
+
+These AUCs pool steps of different prompts: they also measure which prompts the policy
+gets right and how each prompt drifted, and can read 0.7 where the same-state ranking
+is 0.5. ``same_state_credit.py`` compares actions at the same prompt only.
 """
 from __future__ import annotations
 
@@ -22,13 +26,31 @@ from rllib_istar.core import credit, gigpo, prm_losses, step_norms
 from rllib_istar.core.segments import masked_mean
 
 
+def step_signals(rows: Dict[str, torch.Tensor], step_rewards: Optional[torch.Tensor], *,
+                 step_norm: str, gamma: float, gigpo_norm: str, eps: float
+                 ) -> Dict[str, torch.Tensor]:
+    """The comparison signals of a batch, each ``(N,)``: RLOO's episode advantage
+    (``rloo``), GiGPO's anchor step advantage (``gigpo``) and, with step rewards,
+    ``A_S`` after ``step_norm`` (``step_adv``)."""
+    rloo = adv.broadcast_to_steps(adv.episode_advantages("rloo", rows[C.TRAJ_OUTCOME],
+                                                         rows[C.TRAJ_GROUP], eps), rows[C.STEP_TRAJ])
+    returns = gigpo.discounted_returns(rows[C.ENV_REWARD], rows[C.STEP_TRAJ], rows[C.STEP_INDEX], gamma)
+    out = {"rloo": rloo,
+           "gigpo": gigpo.anchor_step_advantages(returns, rows[C.ANCHOR], norm=gigpo_norm, eps=eps)}
+    if step_rewards is not None:
+        out["step_adv"] = step_norms.normalised_step_advantages(
+            step_norm, step_rewards, rows[C.STEP_GROUP], rows[C.STEP_INDEX], rows[C.ANCHOR], eps)
+    return out
+
+
 def credit_metrics(rows: Dict[str, torch.Tensor], advantages: torch.Tensor,
-                   step_rewards: Optional[torch.Tensor], *, step_norm: str, gamma: float,
-                   gigpo_norm: str, pair_margin: float, eps: float) -> Dict[str, float]:
-    """Credit metrics of a batch (``{}`` without labelled decisive steps; NaNs dropped).
+                   step_rewards: Optional[torch.Tensor], signals: Dict[str, torch.Tensor], *,
+                   pair_margin: float) -> Dict[str, float]:
+    """Pooled credit metrics of a batch (``{}`` without labelled decisive steps; NaNs dropped).
 
     Shapes: step rows with ``N`` steps; ``advantages (N,)`` or ``(N, L)`` (token-level:
-    averaged over each step's response tokens); ``step_rewards (N,)`` r_phi or None.
+    averaged over each step's response tokens); ``step_rewards (N,)`` r_phi or None;
+    ``signals``: :func:`step_signals`.
     """
     labels = rows[C.STEP_ORACLE].to(advantages.device)
     decisive = int(((labels == 1) | (labels == -1)).sum())
@@ -36,17 +58,12 @@ def credit_metrics(rows: Dict[str, torch.Tensor], advantages: torch.Tensor,
         return {}
     per_step = advantages if advantages.dim() == 1 else masked_mean(
         advantages, rows[C.RESPONSE_MASK], dim=-1)
-    rloo = adv.broadcast_to_steps(adv.episode_advantages("rloo", rows[C.TRAJ_OUTCOME],
-                                                         rows[C.TRAJ_GROUP], eps), rows[C.STEP_TRAJ])
-    returns = gigpo.discounted_returns(rows[C.ENV_REWARD], rows[C.STEP_TRAJ], rows[C.STEP_INDEX], gamma)
-    gigpo_step = gigpo.anchor_step_advantages(returns, rows[C.ANCHOR], norm=gigpo_norm, eps=eps)
     out = {M.CREDIT_DECISIVE_STEPS: float(decisive),
            M.CREDIT_AUC_ADVANTAGE: credit.decisive_auc(per_step, labels),
-           M.CREDIT_AUC_RLOO: credit.decisive_auc(rloo, labels),
-           M.CREDIT_AUC_GIGPO: credit.decisive_auc(gigpo_step, labels)}
+           M.CREDIT_AUC_RLOO: credit.decisive_auc(signals["rloo"], labels),
+           M.CREDIT_AUC_GIGPO: credit.decisive_auc(signals["gigpo"], labels)}
     if step_rewards is not None:
-        step_adv = step_norms.normalised_step_advantages(
-            step_norm, step_rewards, rows[C.STEP_GROUP], rows[C.STEP_INDEX], rows[C.ANCHOR], eps)
+        step_adv = signals["step_adv"]
         pairs = prm_losses.preference_pairs(rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], pair_margin)
         signal, noise = credit.mean_abs_by_decisiveness(step_adv, labels)
         out.update({

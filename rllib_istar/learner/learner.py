@@ -16,7 +16,6 @@ ALGORITHM.md holds inside one learner call:
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -29,13 +28,18 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TIMERS
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import policy_losses, step_rewards
-from rllib_istar.learner.credit_probe import credit_metrics
+from rllib_istar.learner.credit_probe import credit_metrics, step_signals
 from rllib_istar.learner.estimators import compute_advantages
+from rllib_istar.learner.initial_policy import InitialPolicy
 from rllib_istar.learner.policy_microbatches import PolicyMicrobatches
-from rllib_istar.learner.prm_update import PRMPhase
+from rllib_istar.learner.prm_replay import PRMReplay
+from rllib_istar.learner.prm_update import PRMPhase, PRMScores, candidate_rows
+from rllib_istar.learner.same_state_credit import same_state_metrics
 from rllib_istar.learner.shuffle_seed import seeded_global_numpy
-from rllib_istar.lm.logprobs import compute_token_logprobs
 from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
+
+#: Key of the PRM replay (``prm_replay.py``) in the learner's state.
+PRM_REPLAY_STATE = "prm_replay"
 
 
 class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
@@ -49,9 +53,15 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
     @override(TorchLearner)
     def build(self) -> None:
         super().build()
-        self._ref_lm = None
-        if self.config.kl_coef > 0:  # frozen copy of the initial policy for the KL term
-            self._ref_lm = copy.deepcopy(self._plain(POLICY_ID).lm).eval().requires_grad_(False)
+        cfg = self.config
+        self._prm_replay = PRMReplay(cfg.prm_replay_batches)
+        # pi_init: the KL reference, the 'initial' PRM reference, and the split of r_phi into
+        # its two terms in the same-state credit metrics (envs that label their actions)
+        self._initial = None
+        if cfg.kl_coef > 0 or cfg.uses_initial_reference or cfg.env_labels_actions:
+            prm = self._plain(PRM_ID) if PRM_ID in self.module else None
+            self._initial = InitialPolicy(self._plain(POLICY_ID), prm,
+                                          prm_shares_init=cfg.prm_init is None)
 
     def _plain(self, module_id: str):
         return self.module[module_id].unwrapped()
@@ -92,6 +102,21 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
                        "state": to_cpu(opt.state_dict())}
                 for name, opt in self._named_optimizers.items()}
 
+    @override(TorchLearner)
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> Dict[str, Any]:
+        """RLlib's learner state plus the PRM's replay of recent batches (exact resume)."""
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if len(self._prm_replay) and self._check_component(PRM_REPLAY_STATE, components,
+                                                           not_components):
+            state[PRM_REPLAY_STATE] = self._prm_replay.get_state()
+        return state
+
+    @override(TorchLearner)
+    def set_state(self, state: Dict[str, Any]) -> None:
+        super().set_state(state)
+        if PRM_REPLAY_STATE in state:
+            self._prm_replay.set_state(state[PRM_REPLAY_STATE])
+
     # ---------------------------------------------------------------- update
     @override(TorchLearner)
     def update(self, *, training_data: Optional[TrainingData] = None, episodes=None,
@@ -103,18 +128,19 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         rows = self._learner_connector(rl_module=self.module, batch={}, episodes=training_data.episodes,
                                        shared_data={}, metrics=self.metrics)[C.STEP_ROWS]
         rows = {k: v.to(self._device) for k, v in rows.items()}
-        spec = self.config.estimator
+        cfg, spec = self.config, self.config.estimator
         with self.timed(M.TIMER_OLD_LOGP):
             old_logp = self._old_logp(rows)
-        step_r, token_r = self._prm_phase(spec, rows, old_logp) if spec.prm_loss else (None, None)
+            init_logp = (self._chunked_logp(self._initial.token_logprobs, rows)
+                         if cfg.kl_coef > 0 or cfg.uses_initial_reference else None)
+        scores = self._prm_phase(spec, rows, old_logp, init_logp) if spec.prm_loss else None
+        step_r = scores.step_rewards if scores is not None else None
         advantages, adv_metrics = compute_advantages(
-            spec, rows, alpha=self.config.step_advantage_weight, step_rewards=step_r,
-            token_rewards=token_r, gamma=self.config.gigpo_gamma,
-            gigpo_norm=self.config.gigpo_step_norm, step_norm=self.config.step_adv_norm,
-            eps=self.config.adv_eps)
-        credit = credit_metrics(rows, advantages, step_r, step_norm=self.config.step_adv_norm,
-                                gamma=self.config.gigpo_gamma, gigpo_norm=self.config.gigpo_step_norm,
-                                pair_margin=self.config.pair_margin, eps=self.config.adv_eps)
+            spec, rows, alpha=cfg.step_advantage_weight, step_rewards=step_r,
+            token_rewards=scores.token_rewards if scores is not None else None,
+            gamma=cfg.gigpo_gamma, gigpo_norm=cfg.gigpo_step_norm, step_norm=cfg.step_adv_norm,
+            eps=cfg.adv_eps)
+        credit = self._credit_metrics(rows, advantages, scores)
         self._log(POLICY_ID, {**adv_metrics, **credit, M.NUM_STEP_ROWS: len(old_logp),
                               M.NUM_TRAJECTORIES: len(rows[C.TRAJ_OUTCOME])})
         self.on_advantages(rows, step_r, advantages)
@@ -123,8 +149,8 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
                    C.ADVANTAGES: advantages}
         if C.IMAGES in rows:  # image envs: each row's prompt image rides along (uint8)
             columns[C.IMAGES] = rows[C.IMAGES]
-        if self._ref_lm is not None:
-            columns[C.REF_LOGP] = self._chunked_logp(self._ref_lm_logp, rows)
+        if cfg.kl_coef > 0:
+            columns[C.REF_LOGP] = init_logp
         batch = MultiAgentBatch({POLICY_ID: SampleBatch(columns)}, env_steps=len(old_logp))
         no_reduce = kwargs.pop("_no_metrics_reduce", False)
         lifetime = (timesteps or {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME)
@@ -137,17 +163,38 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         return None if no_reduce else self.metrics.reduce()
 
     def score_step_rewards(self, rows: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Implicit step rewards r_phi (ALGORITHM.md §1) under the current PRM, with the
-        current policy as pi_old (what ``rllib evaluate`` reports).
+        """Implicit step rewards r_phi (ALGORITHM.md §1) under the current PRM, against the
+        current policy as pi_old (``prm_reference: rolling``) or pi_init (``initial``):
+        what ``rllib evaluate`` reports.
 
         ``rows``: :func:`~rllib_istar.connectors.episodes_to_rows` output (any device),
         ``N`` step rows -> ``(N,)`` float32 on the CPU. Micro-batched, no gradients.
         """
         rows = {k: v.to(self._device) for k, v in rows.items()}
-        old_logp = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        if self.config.prm_reference == "initial":
+            ref_logp = self._chunked_logp(self._initial.token_logprobs, rows)
+        else:
+            ref_logp = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
         prm_logp = self._chunked_logp(self._plain(PRM_ID).token_logprobs, rows)
-        return step_rewards.implicit_step_rewards(prm_logp, old_logp, rows[C.RESPONSE_MASK],
+        return step_rewards.implicit_step_rewards(prm_logp, ref_logp, rows[C.RESPONSE_MASK],
                                                   self.config.prm_beta).cpu()
+
+    def score_same_state(self, rows: Dict[str, torch.Tensor]) -> Dict[str, float]:
+        """Same-state credit (``same_state_credit.py``) of the current PRM's r_phi, its two
+        terms and the policy's drift, over ``rows``' candidates (``{}`` without candidates
+        or without pi_init): what ``rllib evaluate`` reports. The current policy is pi_old."""
+        rows = {k: v.to(self._device) for k, v in rows.items()}
+        cands = candidate_rows(rows)
+        if cands is None or self._initial is None:
+            return {}
+        cfg = self.config
+        prm = self._plain(PRM_ID) if PRM_ID in self.module else None
+        return same_state_metrics(
+            rows, cand_old_logp=self._chunked_logp(self._plain(POLICY_ID).token_logprobs, cands),
+            cand_init_logp=self._chunked_logp(self._initial.token_logprobs, cands),
+            cand_prm_logp=None if prm is None else self._chunked_logp(prm.token_logprobs, cands),
+            prm_reference=cfg.prm_reference, beta=cfg.prm_beta, step_rewards=None,
+            advantages=None, sampled_signals={}, step_norm=cfg.step_adv_norm, eps=cfg.adv_eps)
 
     # ----------------------------------------------------------------- hooks
     def timed(self, name: str):
@@ -201,14 +248,29 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
                     for sl in self._slices(len(ids))]
         return torch.cat(outs) if outs else torch.zeros_like(rows[C.RESPONSE_MASK])
 
-    def _ref_lm_logp(self, ids, am, response_mask=None, images=None):
-        """Log-probs of the frozen initial policy (KL term), same numerics (and the same
-        image inputs) as the policy module."""
-        policy = self._plain(POLICY_ID)
-        with policy.autocast():
-            return compute_token_logprobs(self._ref_lm, ids, am, policy.temperature,
-                                          target_mask=response_mask,
-                                          model_inputs=policy.image_inputs(images))
+    def _credit_metrics(self, rows, advantages, scores: Optional[PRMScores]) -> Dict[str, float]:
+        """Pooled (``credit_probe.py``) and same-state (``same_state_credit.py``) credit
+        metrics; ``{}`` for a batch without oracle labels."""
+        cfg = self.config
+        step_r = scores.step_rewards if scores is not None else None
+        signals = step_signals(rows, step_r, step_norm=cfg.step_adv_norm, gamma=cfg.gigpo_gamma,
+                               gigpo_norm=cfg.gigpo_step_norm, eps=cfg.adv_eps)
+        out = credit_metrics(rows, advantages, step_r, signals, pair_margin=cfg.pair_margin)
+        cands = candidate_rows(rows)
+        if cands is None:
+            return out
+        sampled = {M.CREDIT_SAMPLED_RLOO: signals["rloo"], M.CREDIT_SAMPLED_GIGPO: signals["gigpo"]}
+        if "step_adv" in signals:
+            sampled[M.CREDIT_SAMPLED_STEP_ADV] = signals["step_adv"]
+        out.update(same_state_metrics(
+            rows, cand_old_logp=self._chunked_logp(self._plain(POLICY_ID).token_logprobs, cands),
+            cand_init_logp=(None if self._initial is None
+                            else self._chunked_logp(self._initial.token_logprobs, cands)),
+            cand_prm_logp=scores.cand_prm_logp if scores is not None else None,
+            prm_reference=cfg.prm_reference, beta=cfg.prm_beta, step_rewards=step_r,
+            advantages=advantages, sampled_signals=sampled, step_norm=cfg.step_adv_norm,
+            eps=cfg.adv_eps))
+        return out
 
     def _log(self, module_id: str, values: Dict[str, float]) -> None:
         for key, value in values.items():
@@ -235,7 +297,7 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
                                               cfg.clip_low, cfg.clip_high, cfg.effective_ratio_level)
         loss, metrics = out.loss * unit_share, dict(out.metrics)
         tokens = mask.sum().clamp(min=1.0)
-        if self._ref_lm is not None:
+        if C.REF_LOGP in batch:
             delta = torch.where(mask.bool(), batch[C.REF_LOGP] - logp, torch.zeros_like(logp))
             kl = ((delta.exp() - delta - 1.0) * mask).sum() / tokens  # k3 estimator
             loss = loss + cfg.kl_coef * kl * token_share

@@ -1,5 +1,10 @@
 """The PRM phase of the learner update: train the PRM, then score the batch (ALGORITHM.md §2).
 
+The scoring reference (``prm_reference``) and the DPO loss's (``prm_dpo_reference``)
+are pi_old (``rolling``, the paper) or pi_init (``initial``); the PRM trains
+``prm_epochs`` times over the replay of recent batches and this one
+(``prm_replay.py``, ``prm_replay_batches``).
+
 :class:`PRMPhase` is mixed into :class:`~rllib_istar.learner.learner.IStarTorchLearner`
 and uses its helpers (``_plain``, ``_chunked_logp``, ``_slices``, ``_synced_count``,
 ``_log``, ``timed``). iStar trains the PRM with trajectory DPO, PRIME with
@@ -8,47 +13,93 @@ micro-batches with exact gradient accumulation.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional
 
 import torch
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import prm_losses, step_rewards
+from rllib_istar.core.segments import masked_sum
 from rllib_istar.rl_modules.specs import PRM_ID
 
 #: ``prm_update`` values: train the PRM "before" scoring (design card) or score first, "after" (REF).
 PRM_UPDATE_ORDERS = ("before", "after")
+#: ``prm_reference`` values: pi_old ("rolling", the paper) or pi_init ("initial").
+PRM_REFERENCES = ("rolling", "initial")
+
+
+class PRMScores(NamedTuple):
+    """What the PRM phase hands on: ``step_rewards (N,)`` r_phi against the scoring
+    reference; ``token_rewards (N, L)`` or None; ``prm_logp (N, L)`` the scoring PRM's
+    log-probs; ``cand_prm_logp (K, Lc)`` its log-probs of the same-state candidates, or
+    None without candidates."""
+
+    step_rewards: torch.Tensor
+    token_rewards: Optional[torch.Tensor]
+    prm_logp: torch.Tensor
+    cand_prm_logp: Optional[torch.Tensor]
+
+
+def candidate_rows(rows: Dict[str, torch.Tensor]) -> Optional[Dict[str, torch.Tensor]]:
+    """The same-state candidates as row columns (``input_ids``, ``attention_mask``,
+    ``response_mask`` and, for image envs, the source row's image), or None."""
+    if C.CAND_INPUT_IDS not in rows:
+        return None
+    out = {C.INPUT_IDS: rows[C.CAND_INPUT_IDS], C.ATTENTION_MASK: rows[C.CAND_ATTENTION_MASK],
+           C.RESPONSE_MASK: rows[C.CAND_RESPONSE_MASK]}
+    if C.IMAGES in rows:
+        out[C.IMAGES] = rows[C.IMAGES][rows[C.CAND_ROW]]
+    return out
 
 
 class PRMPhase:
     """PRM training and scoring, on the learner's rows (``N`` step rows, ``L`` tokens)."""
 
-    def _prm_phase(self, spec, rows, old_logp) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Train the PRM, score the batch; returns (step rewards (N,), token rewards (N, L) or None)."""
+    def _prm_phase(self, spec, rows, old_logp, init_logp) -> PRMScores:
+        """Train the PRM (on the replay and this batch), score the batch (§2, §2a).
+
+        ``old_logp``, ``init_logp``: (N, L) pi_old and pi_init log-probs (``init_logp``
+        None when no reference reads it). The scoring reference is ``prm_reference``'s,
+        the DPO loss's ``prm_dpo_reference``'s (default: the same).
+        """
         cfg, mask = self.config, rows[C.RESPONSE_MASK]
+        score_ref = init_logp if cfg.prm_reference == "initial" else old_logp
+        dpo_ref = init_logp if cfg.effective_prm_dpo_reference == "initial" else old_logp
         prm_logp_fn = self._plain(PRM_ID).token_logprobs
+        cands = candidate_rows(rows)
         step = self._dpo_step if spec.prm_loss == "dpo" else self._ce_step
-        scored = None
+        scored = cand_scored = None
+
+        def score():
+            with self.timed(M.TIMER_SCORING):
+                return (self._chunked_logp(prm_logp_fn, rows),
+                        None if cands is None else self._chunked_logp(prm_logp_fn, cands))
+
         if cfg.prm_update == "after":
-            with self.timed(M.TIMER_SCORING):
-                scored = self._chunked_logp(prm_logp_fn, rows)
+            scored, cand_scored = score()
+        num_past = 0
         with self.timed(M.TIMER_PRM_UPDATE):
-            for _ in range(cfg.prm_epochs if spec.train_prm else 0):  # frozen_prm: never trains
-                self._log(PRM_ID, step(rows, old_logp))
+            if spec.train_prm:  # frozen_prm: never trains
+                batches = self._prm_replay.batches_with(rows, dpo_ref)
+                num_past = len(batches) - 1
+                for _ in range(cfg.prm_epochs):
+                    for batch_rows, batch_ref in batches:  # oldest first, this batch last
+                        self._log(PRM_ID, step(batch_rows, batch_ref))
         if scored is None:
-            with self.timed(M.TIMER_SCORING):
-                scored = self._chunked_logp(prm_logp_fn, rows)
-        step_r = step_rewards.implicit_step_rewards(scored, old_logp, mask, cfg.prm_beta)
+            scored, cand_scored = score()
+        step_r = step_rewards.implicit_step_rewards(scored, score_ref, mask, cfg.prm_beta)
         self._log(PRM_ID, {M.STEP_REWARD_MEAN: float(step_r.mean()),
-                           M.STEP_REWARD_STD: float(step_r.std()) if len(step_r) > 1 else 0.0})
+                           M.STEP_REWARD_STD: float(step_r.std()) if len(step_r) > 1 else 0.0,
+                           M.PRM_REPLAY_BATCHES: float(num_past)})
         token_r = None
         if spec.token_level:
-            token_r = step_rewards.token_implicit_rewards(scored, old_logp, mask, cfg.prm_beta)
-        return step_r, token_r
+            token_r = step_rewards.token_implicit_rewards(scored, score_ref, mask, cfg.prm_beta)
+        return PRMScores(step_r, token_r, scored, cand_scored)
 
-    def _dpo_step(self, rows, old_logp) -> Dict[str, float]:
-        """One trajectory-DPO step (ALGORITHM.md §2) with exact micro-batch accumulation.
+    def _dpo_step(self, rows, ref_logp) -> Dict[str, float]:
+        """One trajectory-DPO step (ALGORITHM.md §2) with exact micro-batch accumulation,
+        against the reference log-probs ``ref_logp`` (N, L).
 
         The loss couples all steps of a trajectory, so: (1) a no-grad pass gives
         every step's log-ratio s; (2) autograd gives dL/ds on that leaf; (3) each
@@ -58,7 +109,7 @@ class PRMPhase:
         cfg, mask = self.config, rows[C.RESPONSE_MASK]
         pairs = prm_losses.preference_pairs(rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], cfg.pair_margin)
         s = step_rewards.step_logratio(self._chunked_logp(self._plain(PRM_ID).token_logprobs, rows),
-                                       old_logp, mask).detach().requires_grad_(True)
+                                       ref_logp, mask).detach().requires_grad_(True)
         out = prm_losses.trajectory_dpo_loss(s, rows[C.STEP_TRAJ], pairs, cfg.prm_beta, agg=cfg.prm_agg,
                                              num_trajectories=len(rows[C.TRAJ_OUTCOME]))
         metrics = {k: float(v) for k, v in out.metrics.items()}
@@ -67,18 +118,30 @@ class PRMPhase:
         if len(pairs) == 0 and cfg.num_learners <= 1:
             return metrics  # cold start: nothing to learn from, no optimizer step
         (grad_s,) = torch.autograd.grad(out.loss, s)
-        self._accumulate_prm_grads(rows, lambda logp, sl: (grad_s[sl] * step_rewards.step_logratio(
-            logp, old_logp[sl], mask[sl])).sum())
+        weights = prm_losses.winner_token_weights(rows[C.STEP_TRAJ], pairs, mask)
+        if cfg.prm_nll_coef:  # log pi_phi summed per row = s + the reference's sum
+            prm_sum = s.detach() + masked_sum(ref_logp, mask, dim=-1)
+            metrics[M.PRM_WINNER_NLL] = float(-(weights * prm_sum).sum())
+
+        def loss_fn(logp, sl):
+            dpo = (grad_s[sl] * step_rewards.step_logratio(logp, ref_logp[sl], mask[sl])).sum()
+            if not cfg.prm_nll_coef:
+                return dpo
+            # DPO + NLL on the winners' responses: keeps the PRM's mass on what it prefers
+            return dpo - cfg.prm_nll_coef * (weights[sl] * masked_sum(logp, mask[sl], dim=-1)).sum()
+
+        self._accumulate_prm_grads(rows, loss_fn)
         return metrics
 
-    def _ce_step(self, rows, old_logp) -> Dict[str, float]:
-        """One PRIME cross-entropy step: a mean over rows, so micro-batches add up exactly."""
+    def _ce_step(self, rows, ref_logp) -> Dict[str, float]:
+        """One PRIME cross-entropy step against ``ref_logp`` (N, L): a mean over rows, so
+        micro-batches add up exactly."""
         cfg, mask = self.config, rows[C.RESPONSE_MASK]
         labels = rows[C.TRAJ_WON][rows[C.STEP_TRAJ]].float()
         n, logs = len(labels), []
 
         def loss_fn(logp, sl):
-            out = prm_losses.prime_ce_loss((logp - old_logp[sl]) * mask[sl], mask[sl], labels[sl],
+            out = prm_losses.prime_ce_loss((logp - ref_logp[sl]) * mask[sl], mask[sl], labels[sl],
                                            cfg.prm_beta)
             logs.append((out.loss.detach() * len(labels[sl]) / n, out.metrics))
             return out.loss * (len(labels[sl]) / n)

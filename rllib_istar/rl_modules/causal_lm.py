@@ -14,9 +14,11 @@ module's job on the Learner is teacher-forced per-token log-probs
     policy_mode: "full" (default) or "lora": a peft LoRA adapter (lora_rank, lora_alpha)
         over the frozen base; then ``get_state()`` holds only the adapter tensors (the
         base is rebuilt from ``model_path``), so weight sync and checkpoints are small.
-    autocast_dtype: None (default), "bfloat16" or "float16": every forward pass of
-        :meth:`token_logprobs` / ``forward_train`` runs under ``torch.autocast`` (the
-        weights stay in ``dtype``, normally float32: fp32 master weights).
+    autocast_dtype: None (default), "auto", "bfloat16" or "float16": every forward pass
+        of :meth:`token_logprobs` / ``forward_train`` runs under ``torch.autocast`` (the
+        weights stay in ``dtype``, normally float32: fp32 master weights). "auto" is bf16
+        where the module's device computes bf16 natively, else no autocast
+        (``lm.precision.resolve_autocast_dtype``, decided once per process and device).
     compute_entropy: bool, default False: ``forward_train`` also returns the (N, L)
         predictive entropy (for an entropy bonus).
     role: "policy" (default) or "prm" (read by ``ImplicitPRMRLModule``).
@@ -51,9 +53,9 @@ from rllib_istar.lm.loading import (
     ModelLoadError,
     load_causal_lm,
     resolve_model_path,
-    to_torch_dtype,
 )
 from rllib_istar.lm.logprobs import compute_token_logprobs
+from rllib_istar.lm.precision import autocast_torch_dtype
 from rllib_istar.lm.vision import VisionInputs, is_vision_model_path
 from rllib_istar.rl_modules.lora import wrap_lora
 
@@ -104,8 +106,7 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         self.temperature = temperature if temperature > 0 else 1.0
         if cfg.get("flush_denormal", True):
             torch.set_flush_denormal(True)  # no-op where unsupported; see the module docstring
-        autocast = cfg.get("autocast_dtype")
-        self._autocast_dtype = to_torch_dtype(autocast) if autocast else None
+        self._autocast_request = cfg.get("autocast_dtype")  # resolved per device: autocast()
         self.lm = self._build_lm(cfg)
         self.vision: Optional[VisionInputs] = None  # a VLM's image processor and prompts
         if is_vision_model_path(self.model_path):
@@ -135,10 +136,12 @@ class CausalLMRLModule(TorchRLModule, InferenceOnlyAPI):
         return wrap_lora(base, cfg.get("lora_rank", 8), cfg.get("lora_alpha", 16), self.role)
 
     def autocast(self):
-        """``torch.autocast`` in ``autocast_dtype`` on the model's device, or a no-op."""
-        if self._autocast_dtype is None:
+        """``torch.autocast`` in ``autocast_dtype`` (``auto`` resolved for the model's
+        device: ``lm.precision``) on that device, or a no-op."""
+        dtype = autocast_torch_dtype(self._autocast_request, self.device.type)
+        if dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self._autocast_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     # ------------------------------------------------------------------ compute
     def token_logprobs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,

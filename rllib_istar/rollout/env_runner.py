@@ -34,7 +34,6 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import ray
-import torch
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env import INPUT_ENV_SINGLE_SPACES, INPUT_ENV_SPACES
@@ -51,9 +50,12 @@ from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.envs.deferred import supports_deferred_outcomes
 from rllib_istar.envs.images import gives_images
+from rllib_istar.envs.labels import gives_action_labels
+from rllib_istar.rollout.action_candidates import action_candidates, response_ids_encoder
 from rllib_istar.rollout.deferred_outcomes import settle_deferred_outcomes
 from rllib_istar.rollout.prompt_budget import build_prompt
 from rllib_istar.rollout.sample_metrics import log_sample_metrics
+from rllib_istar.rollout.whole_groups import whole_groups
 
 #: ``outcome`` values: "success" = won minus the invalid penalty per invalid step;
 #: "return" = the sum of the (penalised) step rewards.
@@ -118,6 +120,9 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         self.tokenizer = load_tokenizer(path)
         self._prefix = cfg.response_prefix or ""
         self._encode = lambda text: encode_prompt(self.tokenizer, text, self._prefix)
+        self._encode_action = (response_ids_encoder(self.tokenizer, self.env.action_format,
+                                                    self._prefix)
+                               if gives_action_labels(self.env) else None)  # same-state credit
         stops = {"stop_strings": list(cfg.stop_strings)} if cfg.stop_strings else {}
         if cfg.generation_backend == "hf":
             spec = cfg.policy_module_spec()
@@ -127,14 +132,19 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             self.vision = self.module.vision  # a VLM's: image prompts and pixel inputs
             if self.vision is not None:
                 self._image_prompts = ImagePrompts(self.vision, self.tokenizer, self._prefix)
-            if cfg.autocast_dtype:
+            from rllib_istar.lm.precision import (
+                autocast_torch_dtype,
+                device_type_of_process,
+            )
+
+            device = device_type_of_process()  # Ray hides GPUs from runners that asked for none
+            dtype = autocast_torch_dtype(cfg.autocast_dtype, device)  # "auto": lm/precision.py
+            if dtype is not None:
                 # inference only: the runner's copy holds its weights in the autocast dtype
                 # (set_state casts the learner's float32 weights on each sync). Autocast over
                 # float32 weights would re-cast every weight at every decoding step.
-                from rllib_istar.lm.loading import to_torch_dtype
-
-                self.module.lm.to(to_torch_dtype(cfg.autocast_dtype))
-            if torch.cuda.is_available():  # Ray hides GPUs from runners that asked for none
+                self.module.lm.to(dtype)
+            if device == "cuda":
                 self.module.to("cuda")
             self.generator = make_generator("hf", model=self.module.lm, tokenizer=self.tokenizer,
                                             vision=self.vision, **stops)
@@ -171,7 +181,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         Returns:
             Finished episodes. A trajectory whose env raised in ``reset`` or ``step``
             is dropped (``num_env_errors``), and so is a group left with fewer than 2
-            trajectories (``num_groups_dropped``, see :meth:`_whole_groups`).
+            trajectories (``num_groups_dropped``, see ``whole_groups.py``).
         """
         cfg = self.config
         group_size = group_size or cfg.group_size
@@ -211,7 +221,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
                     tr.episode.is_truncated, tr.done = True, True
         settle_deferred_outcomes([tr for tr in trajs if not tr.failed], self.metrics)
         episodes = [self._finish(tr) for tr in trajs if not tr.failed]
-        episodes, groups_dropped = self._whole_groups(episodes, groups, group_size)
+        episodes, groups_dropped = whole_groups(episodes, groups, group_size, cfg.env)
         steps = sum(len(e) for e in episodes)
         self.num_env_steps_sampled_lifetime += steps
         log_sample_metrics(self.metrics, episodes, steps, groups_dropped, gen_tokens, gen_time,
@@ -221,41 +231,6 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
     def _encoder(self, tr: _Trajectory):
         """text -> prompt ids for ``tr``: plain, or with its current image's tokens."""
         return self._image_prompts.encoder(tr.image.shape) if self._images else self._encode
-
-    def _whole_groups(self, episodes: List[SingleAgentEpisode], groups: Dict[str, int],
-                      group_size: int):
-        """Drop every group that env errors left with fewer than 2 trajectories.
-
-        Every estimator compares trajectories inside a group (RLOO's leave-one-out,
-        GRPO's z-score, the PRM's preference pairs); a lone survivor would get a
-        zero advantage and no pairs while still costing learner time, so it is
-        dropped with its group. A group with >= 2 survivors is kept at its smaller
-        size: the estimators use each group's own size (``core/advantages.py``
-        counts per segment). With ``group_size=1`` (evaluation) a singleton is
-        what was asked for and is kept.
-
-        Args:
-            episodes: the finished, non-failed episodes.
-            groups: ``{group id: task seed}`` of every group sampled, including
-                groups whose every trajectory failed.
-
-        Returns:
-            ``(kept episodes, number of groups dropped)``.
-        """
-        need = min(2, group_size)
-        members: Dict[str, List[SingleAgentEpisode]] = {g: [] for g in groups}
-        for ep in episodes:
-            members[ep.custom_data[C.GROUP_ID]].append(ep)
-        kept, dropped = [], 0
-        for group_id, eps in members.items():
-            if len(eps) >= need:
-                kept.extend(eps)
-                continue
-            dropped += 1
-            logger.warning("env %s, task seed %s: group dropped, %d of %d trajectories "
-                           "survived env errors (a group needs %d to compare)",
-                           self.config.env, groups[group_id], len(eps), group_size, need)
-        return kept, dropped
 
     def _reset_groups(self, task_seeds: List[int], group_size: int):
         """Reset ``group_size`` envs per task seed; returns ``(trajectories,
@@ -293,6 +268,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         return self._env_pool[slot]
 
     def _step_one(self, tr: _Trajectory, prompt, res) -> None:
+        candidates = (action_candidates(tr.env, self._encode_action) if self._encode_action
+                      else None)  # before the step: the labels of the prompt's state
         # the env parses prefix + response; the ids stay exactly as sampled
         text = self._prefix + self.tokenizer.decode(res.response_ids, skip_special_tokens=True)
         try:
@@ -310,6 +287,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
                  C.ACTION_VALID: valid, C.ENV_REWARD_RAW: float(reward)}
         if self._images:
             extra[C.IMAGE] = tr.image  # the prompt's image, once per step
+        if candidates is not None:
+            extra[C.CANDIDATE_IDS], extra[C.CANDIDATE_LABELS] = candidates
         tr.episode.add_env_step(
             observation=obs, action=text, reward=float(reward) - penalty, infos=info,
             terminated=bool(terminated), truncated=bool(truncated), extra_model_outputs=extra)

@@ -82,3 +82,18 @@ def test_cost_smoke(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_prm_displacement_smoke(tmp_path):
+    out = tmp_path / "displacement.json"
+    _run("prm_displacement", "--smoke", "--out", str(out))
+    doc = json.loads(out.read_text())
+    (run,) = doc["runs"].values()
+    first, last = run["records"][0], run["records"][-1]
+    assert [r["step"] for r in run["records"]] == [0, 1, 2]
+    # before any PRM step the PRM is pi_init: no progress on any sampled response, and the
+    # same mass on the admissible colours
+    for key in ("sampled_right", "sampled_wrong", "sampled_hall"):
+        assert first[key] == pytest.approx(0.0, abs=1e-6), key
+    assert first["admissible_mass_prm"] == pytest.approx(first["admissible_mass_init"])
+    assert last["pairs"] > 0 and 0.0 <= last["same_state_prm_progress"] <= 1.0

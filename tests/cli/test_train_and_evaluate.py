@@ -87,6 +87,15 @@ def test_evaluate_reports_intervals_and_writes_trajectories(main_job, tmp_path):
     assert set(labels) <= {1.0, -1.0, 0.0} and {1.0, -1.0} & set(labels), labels
     assert re.search(r"step credit vs oracle labels: AUC\(r_phi, right vs wrong decisive steps\)="
                      r"(\d\.\d{3}|nan) over \d+ right / \d+ wrong decisive steps", out), out
+    # and every key scored at the same prompt: one door colour per distinct first prompt
+    # (at most 3), 1 right x 2 wrong keys each
+    found = re.search(r"same-state credit \(right action ranked above a wrong one at the same "
+                      r"prompt, (\d+) pairs at (\d+) decisive prompts; 0\.5 = no credit\): r_phi "
+                      r"\d\.\d{3}, log pi_phi/pi_init \d\.\d{3}, log pi_init/pi_old \d\.\d{3}, "
+                      r"policy log pi_old/pi_init \d\.\d{3}", out)
+    assert found, out
+    pairs, prompts = int(found.group(1)), int(found.group(2))
+    assert 1 <= prompts <= 3 and pairs == 2 * prompts
 
 
 def test_search_example_runs_every_grid_point(ray_session, tmp_path):

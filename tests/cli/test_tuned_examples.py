@@ -70,6 +70,20 @@ def test_methods_compare_like_for_like(prefix, kind, minimum):
         assert shape == first, f"{name} differs from {files[0].name}"
 
 
+def test_examples_leave_bf16_to_the_hardware():
+    """Every example that autocasts says ``auto`` (bf16 only where the CPU or GPU computes
+    it natively, rllib_istar/lm/precision.py): an explicit bfloat16 is several times
+    slower on a CPU that emulates it. The real-model examples all autocast."""
+    cast = {}
+    for path in ALL:
+        data, _ = load_yaml_file(str(path))
+        config = next(iter(data.values()))["config"]
+        if config.get("autocast_dtype") is not None:
+            cast[path.name] = config["autocast_dtype"]
+    assert {p.name for p in REAL} <= set(cast), "the SmolLM2 examples autocast"
+    assert set(cast.values()) == {"auto"}, cast
+
+
 def test_search_example_grids_alpha_and_beta():
     data, _ = load_yaml_file(str(EXAMPLES / "toy_istar_search_cpu.yaml"))
     config = data["toy_istar_search_cpu"]["config"]

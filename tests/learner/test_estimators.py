@@ -63,9 +63,9 @@ def test_step_rewards_come_from_the_updated_prm_only_with_prm_update_before(buil
         captured = {}
         original = learner._prm_phase
 
-        def spy(spec, rows, old_logp, _orig=original):
+        def spy(spec, rows, old_logp, init_logp, _orig=original):
             captured["pre"] = learner._chunked_logp(prm.token_logprobs, rows)
-            out = _orig(spec, rows, old_logp)
+            out = _orig(spec, rows, old_logp, init_logp)
             captured["post"] = learner._chunked_logp(prm.token_logprobs, rows)
             captured["args"] = (rows[C.RESPONSE_MASK], old_logp, out[0])
             return out

@@ -33,11 +33,11 @@ def test_prm_phase_after_a_first_train_leaves_the_policy_bit_identical(build, es
     seen = {}
     original = learner._prm_phase
 
-    def watch(spec, rows, old_logp, _orig=original):
+    def watch(spec, rows, old_logp, init_logp, _orig=original):
         before, steps_before = _policy_params(learner), _adam_steps(learner, "default_policy")
         prm_before = module_state(algo, "prm")
         prm_steps_before = _adam_steps(learner, "prm")
-        out = _orig(spec, rows, old_logp)
+        out = _orig(spec, rows, old_logp, init_logp)
         seen["policy_moved"] = [i for i, (a, b) in enumerate(zip(before, _policy_params(learner)))
                                 if not torch.equal(a, b)]
         seen["policy_adam"] = (steps_before, _adam_steps(learner, "default_policy"))
