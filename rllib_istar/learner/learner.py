@@ -251,6 +251,9 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
     def _credit_metrics(self, rows, advantages, scores: Optional[PRMScores]) -> Dict[str, float]:
         """Pooled (``credit_probe.py``) and same-state (``same_state_credit.py``) credit
         metrics; ``{}`` for a batch without oracle labels."""
+        labels = rows[C.STEP_ORACLE]
+        if not bool(((labels == 1) | (labels == -1)).any()):
+            return {}  # no labelled decisive step (and so no candidates): nothing to compare
         cfg = self.config
         step_r = scores.step_rewards if scores is not None else None
         signals = step_signals(rows, step_r, step_norm=cfg.step_adv_norm, gamma=cfg.gigpo_gamma,

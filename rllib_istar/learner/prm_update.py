@@ -31,13 +31,11 @@ PRM_REFERENCES = ("rolling", "initial")
 
 class PRMScores(NamedTuple):
     """What the PRM phase hands on: ``step_rewards (N,)`` r_phi against the scoring
-    reference; ``token_rewards (N, L)`` or None; ``prm_logp (N, L)`` the scoring PRM's
-    log-probs; ``cand_prm_logp (K, Lc)`` its log-probs of the same-state candidates, or
-    None without candidates."""
+    reference; ``token_rewards (N, L)`` or None; ``cand_prm_logp (K, Lc)`` the scoring
+    PRM's log-probs of the same-state candidates, or None without candidates."""
 
     step_rewards: torch.Tensor
     token_rewards: Optional[torch.Tensor]
-    prm_logp: torch.Tensor
     cand_prm_logp: Optional[torch.Tensor]
 
 
@@ -95,7 +93,7 @@ class PRMPhase:
         token_r = None
         if spec.token_level:
             token_r = step_rewards.token_implicit_rewards(scored, score_ref, mask, cfg.prm_beta)
-        return PRMScores(step_r, token_r, scored, cand_scored)
+        return PRMScores(step_r, token_r, cand_scored)
 
     def _dpo_step(self, rows, ref_logp) -> Dict[str, float]:
         """One trajectory-DPO step (ALGORITHM.md §2) with exact micro-batch accumulation,
@@ -118,7 +116,8 @@ class PRMPhase:
         if len(pairs) == 0 and cfg.num_learners <= 1:
             return metrics  # cold start: nothing to learn from, no optimizer step
         (grad_s,) = torch.autograd.grad(out.loss, s)
-        weights = prm_losses.winner_token_weights(rows[C.STEP_TRAJ], pairs, mask)
+        weights = (prm_losses.winner_token_weights(rows[C.STEP_TRAJ], pairs, mask)
+                   if cfg.prm_nll_coef else None)
         if cfg.prm_nll_coef:  # log pi_phi summed per row = s + the reference's sum
             prm_sum = s.detach() + masked_sum(ref_logp, mask, dim=-1)
             metrics[M.PRM_WINNER_NLL] = float(-(weights * prm_sum).sum())
