@@ -81,7 +81,8 @@ def run(args) -> Dict[str, Any]:
             "iterations": args.iterations, "checkpoint_every": args.checkpoint_every,
             "record_every": args.record_every, "threads": args.threads, "smoke": args.smoke,
             "command": "python -m benchmarks.soak " + " ".join(sys.argv[1:]),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg_start": common.load_avg()}
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg_start": common.load_avg(),
+            "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX")}
     store = common.ResultStore(args.out, meta)
     store.data["meta"] = meta  # a new soak replaces an older file's records
     store.data["runs"] = {}

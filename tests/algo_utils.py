@@ -7,7 +7,8 @@ def tiny_config(estimator="istar_rloo", **overrides):
     from rllib_istar import IStarConfig
 
     knobs = dict(advantage_estimator=estimator, group_size=4, num_groups=2, max_new_tokens=2,
-                 lr=1e-2, prm_lr=1e-2, format_warmup_steps=20, microbatch_size=8)
+                 lr=1e-2, prm_lr=1e-2, format_warmup_steps=20, microbatch_size=8,
+                 num_epochs=1, step_advantage_weight=1.0)
     knobs.update(overrides)
     return (IStarConfig().environment("rllib_istar/KeyCorridor-v0").debugging(seed=0)
             .training(**knobs))

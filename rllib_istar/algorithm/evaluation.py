@@ -14,14 +14,23 @@ seed ``seed, seed + 1, ...`` (group size 1). PRM step rewards use the
 learner's PRM and, as pi_old, the restored policy:
 ``r_t = beta * sum_k [log pi_phi - log pi_theta]`` (ALGORITHM.md §1); they are
 null for estimators without a PRM.
+
+What the summary will not claim: a rank statistic (the credit AUC, the same-state
+accuracies) from fewer than :data:`MIN_AUC_CLASS_SIZE` steps of each class or
+:data:`MIN_SAME_STATE_PAIRS` pairs is left out (the counts stay), and the return's
+interval never leaves the observed range of returns. Ray's ``Trainable`` makes a
+timestamped log folder in ``~/ray_results`` for every algorithm built outside Tune;
+evaluation builds it in a temporary folder that is removed afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import math
 import os
 import pickle
+import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -30,6 +39,13 @@ from rllib_istar.connectors.episodes_to_rows import step_oracle_labels
 
 CHECKPOINT_MARKER = "algorithm_state.pkl"
 DEFAULT_SEED = 1_000_000  # evaluation tasks: seeds far from the first training draws
+#: The credit AUC (right vs wrong decisive steps) is reported only with at least this many
+#: steps of each class: from 2 wrong steps an AUC can only be 0, 0.5 or 1 and says nothing.
+MIN_AUC_CLASS_SIZE = 10
+#: Same-state accuracies are reported only over at least this many (right, wrong) pairs.
+MIN_SAME_STATE_PAIRS = 10
+#: Same-state keys that are counts or sizes, not rank statistics (always kept).
+SAME_STATE_COUNTS = ("credit_state_pairs", "credit_state_prompts", "credit_state_drift_nats")
 
 
 @dataclass
@@ -47,6 +63,7 @@ class EvalSummary:
     invalid_action_rate: float
     out: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
+    return_range: Tuple[float, float] = (math.nan, math.nan)  # smallest, largest return seen
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -68,16 +85,29 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> Tuple[float, flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def mean_interval(values: Sequence[float], z: float = 1.96) -> Tuple[float, float]:
-    """Normal-approximation interval of a mean: ``mean +- z * sd / sqrt(n)``."""
+def mean_interval(values: Sequence[float], z: float = 1.96,
+                  bounds: Optional[Tuple[float, float]] = None) -> Tuple[float, float]:
+    """Normal-approximation interval of a mean, ``mean +- z * sd / sqrt(n)``, clipped to
+    ``bounds`` (default: the smallest and largest of ``values``).
+
+    No env declares its range of returns, so the default bound is the observed one: the
+    mean lies inside the range of its values, and a normal interval of skewed returns
+    near a limit (most episodes at the top return 1.0) would otherwise run past it
+    (1.004 for returns in [-0.3, 1]). Pass the env's true ``bounds`` where known.
+
+    >>> mean_interval([1.0] * 99 + [-0.3])[1]
+    1.0
+    """
     n = len(values)
     if n == 0:
         return (float("nan"), float("nan"))
     mean = sum(values) / n
+    low, high = bounds if bounds is not None else (min(values), max(values))
     if n == 1:
         return (mean, mean)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return (mean - z * sd / math.sqrt(n), mean + z * sd / math.sqrt(n))
+    half = z * sd / math.sqrt(n)
+    return (max(low, mean - half), min(high, mean + half))
 
 
 # ------------------------------------------------------------ checkpoints
@@ -123,6 +153,23 @@ def checkpoint_config(checkpoint: str):
     if isinstance(config, dict):
         config = IStarConfig().update_from_dict({k: v for k, v in config.items() if k != "class"})
     return config
+
+
+@contextlib.contextmanager
+def temporary_results_folder():
+    """Ray's ``Trainable`` (every RLlib algorithm) built outside Tune makes an empty
+    timestamped log folder under ``~/ray_results`` (``ray.tune.trainable.trainable.
+    DEFAULT_STORAGE_PATH``); inside this block it makes it in a temporary folder, removed
+    at the end, so ``rllib evaluate`` leaves nothing behind."""
+    from ray.tune.trainable import trainable
+
+    old = trainable.DEFAULT_STORAGE_PATH
+    with tempfile.TemporaryDirectory(prefix="rllib_istar_eval_") as folder:
+        trainable.DEFAULT_STORAGE_PATH = folder  # read by Trainable._setup_logdir
+        try:
+            yield folder
+        finally:
+            trainable.DEFAULT_STORAGE_PATH = old
 
 
 def load_for_evaluation(checkpoint: str, env: Optional[str] = None,
@@ -215,10 +262,12 @@ def trajectory_records(episodes: Sequence[Any], step_rewards) -> List[Dict[str, 
     return records
 
 
-def credit_summary(records: Sequence[Dict[str, Any]]) -> Dict[str, float]:
+def credit_summary(records: Sequence[Dict[str, Any]],
+                   min_per_class: int = MIN_AUC_CLASS_SIZE) -> Dict[str, float]:
     """Step-reward credit against the env's oracle labels (``{}`` without labelled
-    decisive steps or without a PRM): the AUC of r_phi for right vs wrong decisive
-    steps and the mean r_phi of each (``core.credit``)."""
+    decisive steps or without a PRM): the counts of right and wrong decisive steps and,
+    when each class has at least ``min_per_class`` steps, the AUC of r_phi for right vs
+    wrong and the mean r_phi of each (``core.credit``)."""
     import torch
 
     from rllib_istar.core.credit import decisive_auc
@@ -229,12 +278,23 @@ def credit_summary(records: Sequence[Dict[str, Any]]) -> Dict[str, float]:
         return {}
     r = torch.tensor([p[0] for p in pairs], dtype=torch.float64)
     lab = torch.tensor([p[1] for p in pairs])
-    out = {"credit_auc_step_reward": decisive_auc(r, lab),
-           "step_reward_right_mean": float(r[lab == 1].mean()) if (lab == 1).any() else math.nan,
-           "step_reward_wrong_mean": float(r[lab == -1].mean()) if (lab == -1).any() else math.nan,
-           "decisive_steps": float(len(pairs)), "right_steps": float((lab == 1).sum()),
-           "wrong_steps": float((lab == -1).sum())}
+    right, wrong = int((lab == 1).sum()), int((lab == -1).sum())
+    out = {"decisive_steps": float(len(pairs)), "right_steps": float(right),
+           "wrong_steps": float(wrong)}
+    if min(right, wrong) >= min_per_class:  # else too few to rank: counts only
+        out.update(credit_auc_step_reward=decisive_auc(r, lab),
+                   step_reward_right_mean=float(r[lab == 1].mean()),
+                   step_reward_wrong_mean=float(r[lab == -1].mean()))
     return out
+
+
+def reportable_same_state(stats: Dict[str, float],
+                          min_pairs: int = MIN_SAME_STATE_PAIRS) -> Dict[str, float]:
+    """``stats`` of :func:`same_state_credit` without its accuracies when they rest on
+    fewer than ``min_pairs`` (right, wrong) pairs; the counts are kept."""
+    if stats.get("credit_state_pairs", 0.0) >= min_pairs:
+        return dict(stats)
+    return {k: v for k, v in stats.items() if k in SAME_STATE_COUNTS}
 
 
 def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Optional[dict] = None,
@@ -243,14 +303,15 @@ def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Opt
                         chunk: int = 32) -> EvalSummary:
     """Restore, roll out ``episodes`` tasks, score them, write the JSONL (when ``out``)."""
     checkpoint = find_checkpoint(path)
-    algo = load_for_evaluation(checkpoint, env, env_config)
-    try:
-        eps = sample_episodes(algo, episodes, seed, chunk, temperature, greedy)
-        records = trajectory_records(eps, prm_step_rewards(algo, eps))
-        same_state = same_state_credit(algo, eps)
-        env_id = algo.config.env
-    finally:
-        algo.stop()
+    with temporary_results_folder():  # no empty log folder left in ~/ray_results
+        algo = load_for_evaluation(checkpoint, env, env_config)
+        try:
+            eps = sample_episodes(algo, episodes, seed, chunk, temperature, greedy)
+            records = trajectory_records(eps, prm_step_rewards(algo, eps))
+            same_state = reportable_same_state(same_state_credit(algo, eps))
+            env_id = algo.config.env
+        finally:
+            algo.stop()
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, "w", encoding="utf-8") as f:
@@ -266,4 +327,5 @@ def evaluate_checkpoint(path: str, *, env: Optional[str] = None, env_config: Opt
         return_mean=sum(returns) / n if n else float("nan"), return_ci=mean_interval(returns),
         outcome_mean=sum(r["outcome"] for r in records) / n if n else float("nan"),
         invalid_action_rate=sum(r["num_invalid"] for r in records) / max(steps, 1), out=out,
-        extra={**credit_summary(records), **same_state})
+        extra={**credit_summary(records), **same_state},
+        return_range=(min(returns), max(returns)) if returns else (math.nan, math.nan))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -42,6 +42,7 @@ from rllib_istar.algorithm.knobs import (
     IStarKnobs,
 )
 from rllib_istar.algorithm.knob_docs import render_knob_docs
+from rllib_istar.algorithm import model_defaults
 from rllib_istar.learner.estimators import EstimatorSpec, resolve_estimator
 from rllib_istar.rl_modules.specs import POLICY_ID
 
@@ -152,12 +153,14 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
     def effective_model_path(self) -> str:
         """The policy's starting checkpoint: ``model_path`` (:meth:`base_model_spec`), or
         the cache folder of its format-warmed copy when ``format_warmup_steps > 0``.
-        Only names the folder; ``warmup.prepare_policy_model(config)`` builds it."""
-        if not self.format_warmup_steps:
-            return self.base_model_spec()
+        Only names the folder; ``warmup.prepare_policy_model(config)`` builds it. An
+        ``"auto"`` warm-up counts as what it resolves to (``model_defaults``)."""
+        config = self.with_model_defaults()
+        if not config.format_warmup_steps:
+            return config.base_model_spec()
         from rllib_istar.algorithm.warmup import warmup_path_for
 
-        return warmup_path_for(self)
+        return warmup_path_for(config)
 
     def module_specs(self) -> Dict[str, Any]:
         from rllib_istar.rl_modules.specs import build_module_specs
@@ -200,7 +203,19 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
     def _known_keys(self) -> List[str]:
         return sorted(set(vars(type(self)())) | set(dir(type(self))))
 
+    def apply_model_defaults(self) -> Optional[str]:
+        """Set every ``"auto"`` knob to its model's value (``model_defaults.py``); the line
+        announcing it, or None. ``with_model_defaults()``: a resolved copy, unannounced."""
+        return model_defaults.model_defaults_line(
+            self.model_path, model_defaults.resolve_model_defaults(self))
+
+    def with_model_defaults(self) -> "IStarConfig":
+        return model_defaults.with_model_defaults(self)
+
     def validate(self) -> None:
+        line = self.apply_model_defaults()
+        if line:
+            model_defaults.logger.warning(line)
         defaults = type(self)()
         validation.check_unknown_keys(self, vars(defaults), self._value_error)
         validation.check_knobs(self, self._value_error)
@@ -360,11 +375,12 @@ class IStar(Algorithm):
                 "env_runner_health_probe_timeout_s=...)")
         errors = self.metrics.peek((ENV_RUNNER_RESULTS, M.ENV_ERRORS), default=0)
         groups = self.metrics.peek((ENV_RUNNER_RESULTS, M.GROUPS_DROPPED), default=0)
+        last = [e for e in runners.foreach_env_runner(
+            lambda r: getattr(r, "last_env_error", None), local_env_runner=True) if e]
         return RuntimeError(
             f"every trajectory of this iteration was dropped ({errors} env errors in "
-            f"reset/step; {groups} groups left with fewer than 2 trajectories); see "
-            "env_runners/num_env_errors and the runner log warnings (env, task seed, "
-            "exception)")
+            f"reset/step; {groups} groups left with fewer than 2 trajectories); "
+            + (f"the last: {last[-1]}" if last else "see the runner log warnings"))
 
     def _learner_data(self, episodes) -> Dict[str, Any]:
         """Whole groups per learner (RLlib's own sharding slices episodes and

@@ -17,6 +17,7 @@ import copy
 import typing
 from typing import Any, Dict, List, Optional, Tuple
 
+from rllib_istar.algorithm.model_defaults import AUTO
 from rllib_istar.core.gigpo import ANCHOR_NORMS
 from rllib_istar.core.policy_losses import RATIO_LEVELS
 from rllib_istar.core.prm_losses import TRAJ_AGGREGATIONS
@@ -121,10 +122,10 @@ class IStarKnobs:
         section="model", valid="'tiny', 'tiny:<arch>:<hidden>:<layers>', 'tiny-bpe', a "
         "fetched model name or an existing local folder")
     format_warmup_steps: int = Knob(
-        0, "If > 0, first fine-tune model_path for this many steps on uniformly random "
-        "admissible actions of the env (teaches the action format, not the task; "
-        "rllib_istar/algorithm/warmup.py), cached, and train from that. For tiny models that "
-        "start from random weights. OURS.", minimum=0, section="model")
+        AUTO, "If > 0, first fine-tune model_path this many steps on random admissible actions "
+        "(teaches the action format, not the task; algorithm/warmup.py), cached, and train "
+        "from that. 'auto': 150 for a tiny model (random weights), else 0. OURS.", minimum=0,
+        section="model")
     format_warmup_lr: float = Knob(
         3e-3, "AdamW learning rate of the format warm-up (full fine-tune). 3e-3 suits the tiny "
         "random models; a pretrained model needs far less (1e-4 for SmolLM2-135M). OURS.",
@@ -178,16 +179,17 @@ class IStarKnobs:
                            section="model")
     # ---- rollout ----------------------------------------------------------------
     group_size: int = Knob(
-        4, "Trajectories per task (G). Paper/REF: 8. ALG 'Objects'.", minimum=2,
-        hint="every estimator compares trajectories inside a group; set group_size >= 2",
-        section="rollout")
+        AUTO, "Trajectories per task (G). 'auto': 8 for a tiny model, else 4. REF: 8. ALG "
+        "'Objects'.", minimum=2, section="rollout",
+        hint="every estimator compares trajectories inside a group; set group_size >= 2")
     num_groups: int = Knob(
-        4, "Tasks per training iteration, split across env runners; one iteration trains on "
-        "num_groups x group_size trajectories. REF Sokoban: 32.", minimum=1, section="rollout")
+        AUTO, "Tasks per iteration (split across env runners; num_groups x group_size "
+        "trajectories). 'auto': 8 for a tiny model, else 4. REF Sokoban: 32.", minimum=1,
+        section="rollout")
     history_length: int = Knob(2, "Observation/action pairs shown in the prompt (H). REF: 2.",
                                minimum=0, section="rollout")
-    max_new_tokens: int = Knob(8, "Response token budget per step. REF: 512.", minimum=1,
-                               section="rollout")
+    max_new_tokens: int = Knob(AUTO, "Response token budget per step. 'auto': 2 for a tiny model "
+                               "on a 'bare' env, else 8. REF: 512.", minimum=1, section="rollout")
     response_prefix: Optional[str] = Knob(
         None, "Text appended to every prompt after the chat template's assistant header, e.g. "
         "'<action>': the model continues it, and the env parses prefix + response. Its tokens "
@@ -235,8 +237,9 @@ class IStarKnobs:
         "env's own step reward as the step signal), 'frozen_prm' (the PRM never trains: r_phi = "
         "beta * sum(log pi_init - log pi_old), what the authors' released code computes).", choices=(None,) + tuple(ABLATIONS))
     step_advantage_weight: float = Knob(
-        1.0, "alpha in A = A_E + alpha * A_S. With rloo the episode term is in outcome units "
-        "while A_S is a unit z-score. ALG §3; REF: 1.0.", minimum=0.0)
+        AUTO, "alpha in A = A_E + alpha * A_S (A_E in outcome units with rloo, A_S a unit "
+        "z-score). 'auto': 0.03 for a tiny model, else 1.0. ALG §3; REF: 1.0.",
+        minimum=0.0)
     step_adv_norm: str = Knob(
         "group_step", "Scope of the step advantage's normalisation (ALG §3): 'group' (z-score "
         "over all steps of the group), 'group_step' (within group and step index), 'anchor' "
@@ -262,8 +265,8 @@ class IStarKnobs:
     prm_epochs: int = Knob(1, "PRM optimizer steps per iteration (each over the whole batch). "
                            "REF: 1.", minimum=1, section="prm")
     prm_lr: float = Knob(
-        1e-6, "PRM Adam learning rate. REF: 1e-6 (2x the policy's 5e-7, one step each), the "
-        "default for 1.5-7B models. Rule (measured on the tiny model): one PRM step per "
+        AUTO, "PRM Adam learning rate. 'auto': 3e-4 for a tiny model, else 1e-6. REF: 1e-6 "
+        "(2x the policy's 5e-7, one step each), for 1.5-7B models. Rule (measured on the tiny model): one PRM step per "
         "iteration (prm_epochs 1) at about 0.3x the policy's lr, i.e. prm_lr 3e-4 at lr 1e-3 "
         "(toy: last-10 success 0.96 on seed 0); prm_lr 1e-3 or 3 PRM steps drove the policy "
         "into invalid actions, 1e-6 does not move the tiny PRM. docs/DECISIONS.md.",
@@ -362,11 +365,13 @@ _INT, _NUM, _OPT_INT = (int,), (int, float), (int, type(None))
 # default, that default (``changes_default``). Name -> (Knob, accepted types).
 RLLIB_KNOBS: Dict[str, Tuple[Knob, Tuple[type, ...]]] = {k.name: (k, t) for k, t in (
     _rllib("lr", _NUM + (list,), "Policy Adam learning rate (or an RLlib schedule "
-           "[[timestep, lr], ...]). REF: 1e-6 baselines, 5e-7 iStar.", 1e-6, minimum=0.0,
+           "[[timestep, lr], ...]). 'auto': 1e-3 for a tiny model, else 1e-6. REF: 1e-6 "
+           "baselines, 5e-7 iStar.", AUTO, minimum=0.0,
            exclusive_minimum=True),
     _rllib("grad_clip", _NUM + (type(None),), "Policy gradient-norm clip (null: none). "
            "REF: 1.0.", 1.0, minimum=0.0, exclusive_minimum=True, hint="null turns the clip off"),
-    _rllib("num_epochs", _INT, "Passes over the batch in the policy update. REF: 1.", 1,
+    _rllib("num_epochs", _INT, "Passes over the batch in the policy update. 'auto': 3 for a "
+           "tiny model, else 1. REF: 1.", AUTO,
            minimum=1),
     _rllib("minibatch_size", _OPT_INT, "Step rows per policy minibatch (null: the whole "
            "batch). REF: 64.", None, minimum=1),

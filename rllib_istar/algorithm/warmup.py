@@ -11,7 +11,9 @@ an instruct model for the same reason).
 
 The checkpoint is cached under ``$RLLIB_ISTAR_CACHE/warmup/<hash>`` keyed by
 everything that defines it, built once (atomically), and loaded like any local
-Hugging Face folder.
+Hugging Face folder. While it trains it prints progress lines
+(``warmup_progress``) and keeps a partial result every few minutes in
+``<hash>.partial`` (``warmup_partial``), so a killed warm-up resumes where it was.
 """
 from __future__ import annotations
 
@@ -22,10 +24,13 @@ import os
 import random
 import shutil
 import tempfile
+import time
 from typing import Callable, Optional
 
 import torch
 
+from rllib_istar.algorithm import warmup_partial
+from rllib_istar.algorithm.warmup_progress import WarmupProgress
 from rllib_istar.envs.parsing import format_response, response_after_prefix
 from rllib_istar.lm.cache import WARMUP_DIR, cache_root
 
@@ -97,7 +102,9 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
                        steps: int = 200, seed: int = 0, history_length: int = 2,
                        max_prompt_length: int = 512, batch_size: int = 32, lr: float = 3e-3,
                        response_prefix: Optional[str] = None,
-                       autocast_dtype: Optional[str] = None, flush_denormal: bool = True) -> str:
+                       autocast_dtype: Optional[str] = None, flush_denormal: bool = True,
+                       say: Optional[Callable[[str], None]] = None,
+                       partial_every_s: Optional[float] = None) -> str:
     """Fine-tune ``base_path`` on random admissible actions of ``env_id``; save to ``out_dir``.
 
     With ``response_prefix`` the prompts end with the prefix's tokens (as in the env
@@ -108,7 +115,15 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     cache key holds the requested value, so every process names the same folder).
     ``flush_denormal`` sets the process's float mode as
     the modules do (``IStarConfig.flush_denormal``), so the cached result does not depend
-    on what ran before in the process."""
+    on what ran before in the process.
+
+    ``say`` gets the progress lines (``warmup_progress``: step k/N, loss, time left)
+    and the partial-result notices. Every ``partial_every_s`` seconds (default
+    ``warmup_partial.PARTIAL_EVERY_S``, 5 minutes) the training state is saved beside
+    ``out_dir`` (``warmup_partial``); a later call for the same folder resumes from it
+    ("resuming format warm-up at step k/N") and ends with the same weights as an
+    uninterrupted run. Saving reads the state and changes nothing, so an uninterrupted
+    run's data order and weights do not depend on it."""
     from rllib_istar.envs import make_text_env
     from rllib_istar.envs.images import gives_images
     from rllib_istar.lm.loading import encode_prompt, load_causal_lm, load_tokenizer
@@ -134,14 +149,29 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
             image_of = lambda e: e.observation_image()  # noqa: E731
         else:
             encode, image_of = (lambda t: encode_prompt(tokenizer, t, response_prefix)), None
+        collect_t0 = time.monotonic()
         data = _collect(env, encode, tokenizer.eos_token_id, steps * batch_size // 4 + batch_size,
                         rng, history_length, max_prompt_length, action_format, tokenizer,
                         response_prefix, image_of=image_of)
+        collect_s = time.monotonic() - collect_t0
         optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         cast = autocast_torch_dtype(autocast_dtype, "cpu")
         autocast = torch.autocast("cpu", dtype=cast) if cast else contextlib.nullcontext()
+        fingerprint = warmup_partial.data_fingerprint(data)
+        start, loss = 0, None
+        state = warmup_partial.load_partial(out_dir, steps, fingerprint, say)
+        if state is not None:  # model, optimizer and both RNGs as they were after step k
+            start = warmup_partial.restore(state, model, optim, rng)
+            loss = state["loss"]
+            if say is not None:
+                say(f"resuming format warm-up at step {start}/{steps} "
+                    f"(partial result in {warmup_partial.partial_dir(out_dir)})")
+            del state
+        progress = WarmupProgress(steps, say, start_step=start)
+        progress.started(len(data), collect_s, min(batch_size, len(data)))
+        saver = warmup_partial.PartialSaver(out_dir, say, partial_every_s)
         model.train()
-        for _ in range(steps):
+        for step in range(start, steps):
             batch = rng.sample(data, min(batch_size, len(data)))
             length = max(len(p) + len(r) for p, r, _ in batch)
             ids = torch.zeros((len(batch), length), dtype=torch.long)
@@ -161,6 +191,10 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
             optim.zero_grad()
             loss.backward()
             optim.step()
+            progress.step(step + 1, loss)
+            if step + 1 < steps and saver.due():  # none after the last step: the final entry
+                saver.save(warmup_partial.training_state(step + 1, steps, loss, model, optim,
+                                                         rng, fingerprint))
         env.close()
     os.makedirs(os.path.dirname(out_dir), exist_ok=True)
     tmp = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".warmup-")
@@ -170,11 +204,12 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     with open(os.path.join(tmp, "warmup.json"), "w") as f:
         json.dump({"base": base_path, "env": env_id, "steps": steps, "seed": seed,
                    "autocast_dtype": str(cast).removeprefix("torch.") if cast else None,
-                   "final_loss": float(loss.detach())}, f)
+                   "final_loss": float(loss.detach()) if torch.is_tensor(loss) else loss}, f)
     try:
         os.replace(tmp, out_dir)
     except OSError:  # another process published it first
         shutil.rmtree(tmp, ignore_errors=True)
+    warmup_partial.remove_partial(out_dir)  # the final entry replaces it
     return out_dir
 
 
@@ -194,7 +229,9 @@ def prepare_policy_model(config, announce: Optional[Callable[[str], None]] = Non
     """The explicit build step before training: make ``config.effective_model_path()``
     exist (the format warm-up, when ``format_warmup_steps > 0`` and not cached yet)
     and return it. ``IStar.setup`` and ``rllib train`` call it; ``announce`` gets a
-    one-line notice before a build starts."""
+    one-line notice before a build starts, then the build's progress lines (and, for a
+    build resumed from a partial result, "resuming format warm-up at step k/N")."""
+    config = config.with_model_defaults()  # "auto" knobs as validate() would set them
     path = config.effective_model_path()
     if not config.format_warmup_steps or os.path.isdir(path):
         return path
@@ -210,4 +247,4 @@ def prepare_policy_model(config, announce: Optional[Callable[[str], None]] = Non
                               batch_size=config.format_warmup_batch_size,
                               lr=config.format_warmup_lr, response_prefix=config.response_prefix,
                               autocast_dtype=config.autocast_dtype,
-                              flush_denormal=config.flush_denormal)
+                              flush_denormal=config.flush_denormal, say=announce)

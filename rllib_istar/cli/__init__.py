@@ -6,6 +6,7 @@
 * :mod:`.progress`     one progress line per iteration and the final line
 * :mod:`.resume`       keeps checkpoints that Tune did not record from being lost
 * :mod:`.evaluate`     ``rllib evaluate``
+* :mod:`.termination`  SIGTERM: a graceful stop, one line, exit code 143
 * :mod:`.common`       exit codes, ``CliError``, YAML/JSON reading
 """
 from rllib_istar.cli.main import main

@@ -77,10 +77,20 @@ def load_yaml_file(path: str) -> Tuple[Any, Dict[Path, int]]:
     return data, lines
 
 
+#: The example each inline option's error shows: a real key of that option.
+INLINE_EXAMPLES = {
+    "--config": """'{"lr": 0.0001}'""",
+    "--stop": """'{"training_iteration": 10}'""",
+    "--env-config": """'{"corridor_length": 3}'""",
+}
+
+
 def parse_inline(option: str, text: Optional[str]) -> Optional[dict]:
-    """Parse ``--config``/``--stop`` values: JSON or a YAML flow mapping (``{lr: 1e-4}``)."""
+    """Parse ``--config``/``--stop``/``--env-config`` values: JSON or a YAML flow mapping
+    (``{lr: 1e-4}``); the error's example is a real key of that option."""
     if text is None:
         return None
+    example = f"{option} {INLINE_EXAMPLES.get(option, '{}')}"
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
@@ -88,10 +98,10 @@ def parse_inline(option: str, text: Optional[str]) -> Optional[dict]:
             value = yaml.load(text, Loader=_Loader)  # noqa: S506
         except yaml.YAMLError as e:
             raise CliError(f"{option}: not valid JSON or YAML ({str(e).splitlines()[0]}); "
-                           f"quote it, e.g. {option} '{{\"lr\": 0.0001}}'") from None
+                           f"quote it, e.g. {example}") from None
     if not isinstance(value, dict):
         raise CliError(f"{option}: expected a mapping, got {text!r}; "
-                       f"e.g. {option} '{{\"lr\": 0.0001}}'")
+                       f"e.g. {example}")
     return value
 
 

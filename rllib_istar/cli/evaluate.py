@@ -1,13 +1,16 @@
 """``rllib evaluate CHECKPOINT``: roll out a checkpoint's policy and report its success rate.
 
 The rollout and scoring live in :mod:`rllib_istar.algorithm.evaluation`; this
-module holds the command's flags, the up-front checks and its printed summary. An
-env id that is not registered here (``--env``, or the env a checkpoint was trained
-on, e.g. a user env) exits 2 before Ray starts, telling to pass ``--import MODULE``.
+module holds the command's flags, the up-front checks and its printed summary
+(:func:`summary_lines`: intervals as ``[low, high]``, no rank statistic from too few
+steps or pairs, counts always beside it). An env id that is not registered here
+(``--env``, or the env a checkpoint was trained on, e.g. a user env) exits 2 before Ray
+starts, telling to pass ``--import MODULE``.
 """
 from __future__ import annotations
 
 import os
+from typing import List
 
 from rllib_istar.cli.common import CliError, parse_inline
 
@@ -16,8 +19,9 @@ def add_evaluate_parser(subparsers) -> None:
     """The ``evaluate`` sub-command's flags."""
     ev = subparsers.add_parser(
         "evaluate", help="success rate, return and trajectories of a checkpoint",
+        # a description is printed as written (only help= strings are %-formatted)
         description="Roll out a checkpoint's policy on N tasks; print the success rate and "
-                    "return with 95%% intervals; write a JSONL of trajectories (prompt, "
+                    "return with 95% intervals; write a JSONL of trajectories (prompt, "
                     "response, env reward, PRM step reward per step).")
     ev.add_argument("checkpoint", help="a checkpoint_* folder, or a trial/experiment folder "
                                        "(its latest checkpoint)")
@@ -99,26 +103,71 @@ def cmd_evaluate(args) -> int:
     finally:
         if started:
             ray.shutdown()
-    print(f"evaluated {s.episodes} episodes of {s.env} (checkpoint {s.checkpoint})")
-    print(f"success_rate={s.success_rate:.3f} (95% CI {s.success_ci[0]:.3f}-{s.success_ci[1]:.3f}, "
-          f"Wilson; {s.successes}/{s.episodes})")
-    print(f"return_mean={s.return_mean:.3f} (95% CI {s.return_ci[0]:.3f}-{s.return_ci[1]:.3f}, "
-          f"normal) invalid_action_rate={s.invalid_action_rate:.3f}")
-    if "credit_auc_step_reward" in s.extra:
-        x = s.extra
-        print(f"step credit vs oracle labels: AUC(r_phi, right vs wrong decisive steps)="
-              f"{x['credit_auc_step_reward']:.3f} over {x['right_steps']:.0f} right / "
-              f"{x['wrong_steps']:.0f} wrong decisive steps; mean r_phi "
-              f"right={x['step_reward_right_mean']:.3f} wrong={x['step_reward_wrong_mean']:.3f} "
-              "(signs are relative to the evaluated policy: compare, don't read alone)")
-    if "credit_state_pairs" in s.extra:
-        x = s.extra
+    for line in summary_lines(s):
+        print(line)
+    return 0
+
+
+def interval_text(low: float, high: float) -> str:
+    """``[low, high]`` with 3 decimals: brackets and a comma keep negative bounds readable."""
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def return_text(s) -> str:
+    """The mean return and its interval, e.g. ``return_mean=0.695 (95% CI [0.632, 0.758],
+    normal)``; all-equal returns print as such, a clipped interval says so."""
+    low, high = s.return_range
+    if s.episodes == 1:
+        return f"return_mean={s.return_mean:.3f} (1 episode: no interval)"
+    if low == high:
+        return f"return_mean={s.return_mean:.3f} (all {s.episodes} returns equal)"
+    clipped = (f", clipped to the observed range {interval_text(low, high)}"
+               if s.return_ci[0] <= low or s.return_ci[1] >= high else "")
+    ci = interval_text(*s.return_ci)
+    return f"return_mean={s.return_mean:.3f} (95% CI {ci}, normal{clipped})"
+
+
+def credit_lines(x: dict) -> List[str]:
+    """The step-credit lines of ``EvalSummary.extra``: the pooled AUC and the same-state
+    accuracies, each with its counts, or "not reported" when there are too few to rank
+    (``MIN_AUC_CLASS_SIZE`` of each class, ``MIN_SAME_STATE_PAIRS`` pairs)."""
+    from rllib_istar.algorithm.evaluation import MIN_AUC_CLASS_SIZE, MIN_SAME_STATE_PAIRS
+
+    lines = []
+    if "decisive_steps" in x:
+        right, wrong = int(x["right_steps"]), int(x["wrong_steps"])
+        if "credit_auc_step_reward" in x:
+            lines.append(
+                f"step credit vs oracle labels: AUC(r_phi, right vs wrong decisive steps)="
+                f"{x['credit_auc_step_reward']:.3f} over {right} right / {wrong} wrong decisive "
+                f"steps; mean r_phi right={x['step_reward_right_mean']:.3f} "
+                f"wrong={x['step_reward_wrong_mean']:.3f} (signs are relative to the evaluated "
+                "policy: compare, don't read alone)")
+        else:
+            lines.append(f"step credit vs oracle labels: credit AUC not reported ({wrong} wrong "
+                         f"steps, {right} right; needs >= {MIN_AUC_CLASS_SIZE} of each)")
+    if "credit_state_pairs" in x:
+        pairs, prompts = int(x["credit_state_pairs"]), int(x["credit_state_prompts"])
         names = (("credit_state_step_reward", "r_phi"), ("credit_state_prm_progress",
                  "log pi_phi/pi_init"), ("credit_state_drift_term", "log pi_init/pi_old"),
                  ("credit_state_policy_drift", "policy log pi_old/pi_init"))
         got = ", ".join(f"{label} {x[k]:.3f}" for k, label in names if k in x)
-        print(f"same-state credit (right action ranked above a wrong one at the same prompt, "
-              f"{x['credit_state_pairs']:.0f} pairs at {x['credit_state_prompts']:.0f} "
-              f"decisive prompts; 0.5 = no credit): {got}")
-    print(f"trajectories: {s.out}")
-    return 0
+        if pairs < MIN_SAME_STATE_PAIRS:
+            lines.append(f"same-state credit: not reported ({pairs} pairs at {prompts} decisive "
+                         f"prompts; needs >= {MIN_SAME_STATE_PAIRS} pairs)")
+        elif got:
+            lines.append(f"same-state credit (right action ranked above a wrong one at the same "
+                         f"prompt, {pairs} pairs at {prompts} decisive prompts; 0.5 = no "
+                         f"credit): {got}")
+    return lines
+
+
+def summary_lines(s) -> List[str]:
+    """What ``rllib evaluate`` prints for an :class:`~rllib_istar.algorithm.evaluation.
+    EvalSummary` ``s``."""
+    return [f"evaluated {s.episodes} episodes of {s.env} (checkpoint {s.checkpoint})",
+            f"success_rate={s.success_rate:.3f} (95% CI {interval_text(*s.success_ci)}, Wilson; "
+            f"{s.successes}/{s.episodes})",
+            f"{return_text(s)} invalid_action_rate={s.invalid_action_rate:.3f}",
+            *credit_lines(s.extra),
+            f"trajectories: {s.out}"]

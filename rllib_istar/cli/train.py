@@ -7,7 +7,8 @@
   own table only with ``--tune-table``.
 * Exit codes: 0 done, 1 a trial failed (the first and last lines of its
   ``error.txt``, the file's path and the command that retries it are printed),
-  130 interrupted (with the command that resumes it).
+  130 interrupted, 143 terminated by SIGTERM (:mod:`rllib_istar.cli.termination`;
+  both with one line saying where the results are and the command that resumes).
 * ``--resume`` also retries errored trials from their last checkpoint
   (Tune's ``AUTO+ERRORED``); ``--resume --restart-errored`` starts them over
   (``AUTO+RESTART_ERRORED``).
@@ -23,6 +24,7 @@ import sys
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from rllib_istar.cli import termination
 from rllib_istar.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from rllib_istar.cli.experiments import experiment_dirs
 
@@ -52,6 +54,8 @@ def quiet_logs(debug: bool) -> None:
 
     for name in ("ray", "ray.rllib", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # the command prints the model-aware defaults once itself (model_default_lines)
+    logging.getLogger("rllib_istar.algorithm.model_defaults").setLevel(logging.ERROR)
 
 
 def import_user_modules(modules: Sequence[str], folder: Optional[str] = None) -> None:
@@ -94,6 +98,7 @@ def init_ray(debug: bool, num_cpus: Optional[int], modules: Sequence[str] = ()) 
         runtime_env["worker_process_setup_hook"] = "rllib_istar.cli.train.worker_setup"
     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=debug,
              logging_level=logging.INFO if debug else logging.ERROR, runtime_env=runtime_env)
+    termination.install_sigterm_handler()  # ray.init replaced it with one that dumps stacks
     return True
 
 
@@ -107,10 +112,27 @@ def prepare_models(experiments: Dict[str, dict], stream) -> None:
         for variant, _, _ in config_variants(name, spec.get("config") or {}, Source(None)):
             env = spec.get("env", variant.get("env"))
             c = IStarConfig().update_from_dict(dict(variant, env=env))
+            c.apply_model_defaults()
             if not c.format_warmup_steps:
                 continue
             with _one_torch_thread():
                 prepare_policy_model(c, announce=lambda line: print(line, file=stream, flush=True))
+
+
+def model_default_lines(experiments: Dict[str, dict]) -> List[str]:
+    """One line per distinct set of ``"auto"`` knobs the experiments resolve (a tiny
+    model's values or a checkpoint's; ``algorithm.model_defaults``), in order, no repeats."""
+    from rllib_istar.algorithm.istar import IStarConfig
+    from rllib_istar.cli.experiments import Source, config_variants
+
+    lines: List[str] = []
+    for name, spec in experiments.items():
+        for variant, _, _ in config_variants(name, spec.get("config") or {}, Source(None)):
+            env = spec.get("env", variant.get("env"))
+            line = IStarConfig().update_from_dict(dict(variant, env=env)).apply_model_defaults()
+            if line and line not in lines:
+                lines.append(line)
+    return lines
 
 
 def precision_lines(experiments: Dict[str, dict]) -> List[str]:
@@ -194,22 +216,26 @@ def run_training(experiments: Dict[str, dict], *, resume: bool = False, tune_tab
             print(line, file=stream, flush=True)
         for line in drop_stale_decisions(path) if resume else []:
             print(line, file=stream, flush=True)
-    for line in precision_lines(experiments):
+    for line in model_default_lines(experiments) + precision_lines(experiments):
         print(line, file=stream, flush=True)
-    prepare_models(experiments, stream)
-    started = init_ray(debug, num_cpus, modules)
-    printer = ProgressPrinter(stream)
+    dirs = dict(zip(experiments, experiment_dirs(experiments)))
+    printer, started = ProgressPrinter(stream), False
     try:
+        prepare_models(experiments, stream)
+        started = init_ray(debug, num_cpus, modules)
         trials = tune.run_experiments(
             experiments, verbose=2 if tune_table else (1 if debug else 0), callbacks=[printer],
             resume=tune_resume_mode(resume, restart_errored), raise_on_failed_trial=False)
+    except termination.Terminated:  # a SIGTERM outside Tune's graceful stop: one line
+        print(termination.terminated_line(dirs.values(), resume_hint), file=stream, flush=True)
+        return termination.EXIT_TERMINATED
     finally:
         if started:
             ray.shutdown()
-    for line in final_lines(trials, printer):
+    folders = {t.trial_id: trial_dir(t, dirs) for t in trials}  # a resumed trial's history
+    for line in final_lines(trials, printer, folders):
         print(line, file=stream, flush=True)
-    dirs = dict(zip(experiments, experiment_dirs(experiments)))
-    return _exit_code(trials, stream, resume_hint, dirs)
+    return _exit_code(trials, stream, resume_hint, dirs, terminated=termination.received())
 
 
 def trial_dir(trial, experiment_dirs: Dict[str, str]) -> str:
@@ -219,7 +245,10 @@ def trial_dir(trial, experiment_dirs: Dict[str, str]) -> str:
     return os.path.join(root, trial.storage.trial_dir_name) if trial.storage else root
 
 
-def _exit_code(trials: List, stream, resume_hint: str, dirs: Dict[str, str]) -> int:
+def _exit_code(trials: List, stream, resume_hint: str, dirs: Dict[str, str],
+               terminated: bool = False) -> int:
+    """The exit code, after one line per failed trial and one on how to continue;
+    ``terminated``: Tune was stopped by a SIGTERM (exit 143 when trials are unfinished)."""
     failed = [t for t in trials if t.status == "ERROR"]
     # Tune marks trials TERMINATED after Ctrl+C too; only a met stop criterion sets "done"
     unfinished = [t for t in trials if t.status != "ERROR"
@@ -238,6 +267,9 @@ def _exit_code(trials: List, stream, resume_hint: str, dirs: Dict[str, str]) -> 
               f"checkpoint with: {retry} (add --restart-errored to start them over)",
               file=stream, flush=True)
         return EXIT_FAILED
+    if unfinished and terminated:
+        print(termination.terminated_line(dirs.values(), resume_hint), file=stream, flush=True)
+        return termination.EXIT_TERMINATED
     if unfinished:
         print(f"interrupted with {len(unfinished)} trial(s) unfinished; continue with: "
               f"{resume_hint or 'the same command plus --resume'}", file=stream, flush=True)

@@ -93,6 +93,7 @@ _PROMPT = PromptTemplate(
         "a box can not be pulled and nothing can move through a wall"),
     history_header="recent observations and actions",
     progress="steps taken {step} of {max_steps}",
+    observation_last=False,  # the board before the actions: the layout its results used
 )
 
 

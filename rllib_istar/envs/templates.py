@@ -6,11 +6,13 @@ A :class:`PromptTemplate` renders, in order (sections joined by ``separator``):
 2. optionally a ``progress`` line (e.g. ``"steps taken {step} of {max_steps}"``);
 3. if ``history`` is non-empty: ``history_header`` followed by one block per
    (observation, action) pair: ``history_observation <obs> history_action <action>``;
-4. ``current_header`` and the current observation;
-5. ``actions_header`` and the admissible actions separated by spaces;
-6. the format hint for the env's ``action_format``: ``hint_tags`` (reason inside
+4. ``actions_header`` and the admissible actions separated by spaces;
+5. the format hint for the env's ``action_format``: ``hint_tags`` (reason inside
    ``<think> </think>``, answer inside ``<action> </action>``) or ``hint_bare``
-   (answer with one action word).
+   (answer with one action word);
+6. ``current_header`` and the current observation, last (``observation_last``, the
+   default: its last word is the prompt's last word, which the tiny models need). With
+   ``observation_last=False`` the current observation comes before the actions (3.5).
 
 The template adds no punctuation of its own, so every word of a rendered prompt
 is either a word of the template's fixed strings (:meth:`PromptTemplate.words`),
@@ -54,8 +56,11 @@ class PromptTemplate:
     progress: str | None = None
     separator: str = "\n"
     #: put the current observation after the actions and the hint, so its last word is
-    #: the prompt's last word (easiest for tiny models that attend weakly)
-    observation_last: bool = False
+    #: the prompt's last word. The default: a tiny model, which attends weakly, learns a
+    #: task whose cue is in the observation only in this layout (a 2-step cue env at the
+    #: tiny defaults: chance after 60 iterations with False). Sokoban, WebShop and Social
+    #: set False (their observation before the actions).
+    observation_last: bool = True
 
     def hint(self, action_format: str) -> str:
         """The format hint for ``action_format`` ("tags" | "bare")."""

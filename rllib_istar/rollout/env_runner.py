@@ -87,13 +87,16 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
 
     @override(EnvRunner)
     def __init__(self, *, config, **kwargs):
-        super().__init__(config=config, **kwargs)
+        # a config nobody validated (a runner made by hand) may still hold "auto" knobs
+        resolved = getattr(config, "with_model_defaults", None)
+        super().__init__(config=resolved() if resolved else config, **kwargs)
         from rllib_istar.envs import make_text_env
 
         self._make_env = lambda: make_text_env(self.config.env, dict(self.config.env_config or {}))
         self.env = self._make_env()  # probe env: spaces + early failure on bad config
         self._env_pool: list = []    # one env per trajectory slot, reused across samples
         self._weights_seq_no = 0
+        self.last_env_error: Optional[str] = None  # the latest env error, for the driver's message
         seed_entropy = [int(self.config.seed or 0), int(self.worker_index or 0)]
         self._task_rng = np.random.default_rng(seed_entropy)
         self.module: Optional[RLModule] = None
@@ -314,8 +317,9 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
     def _count_env_error(self, err: Exception, task_seed: int, where: str) -> None:
         """Log (one warning per error) and count an env error; the trajectory is dropped."""
         first_line = next(iter(str(err).splitlines()), "")
-        logger.warning("env %s, task seed %s: %s raised %s: %s; trajectory dropped",
-                       self.config.env, task_seed, where, type(err).__name__, first_line)
+        self.last_env_error = (f"env {self.config.env}, task seed {task_seed}: {where} raised "
+                               f"{type(err).__name__}: {first_line}")
+        logger.warning("%s; trajectory dropped", self.last_env_error)
         self.metrics.log_value(M.ENV_ERRORS, 1, reduce="sum")
 
     @override(EnvRunner)

@@ -16,5 +16,6 @@ def test_the_table_has_one_row_per_knob_with_its_range():
     for knob in [*KNOBS, *(k for k, _ in RLLIB_KNOBS.values())]:
         (row,) = [ln for ln in text.splitlines() if ln.startswith(f"| `{knob.name}` |")]
         assert (knob.valid_range() or knob.valid or "one of" or "any") in row or "any" in row
-    assert "| `lr` | rllib | number or list | > 0 | `1e-06` |" in text
+    assert "| `lr` | rllib | number or list or `'auto'` | > 0 | `'auto'` |" in text
+    assert "| lr | 0.001 | 1e-06 |" in text  # what auto resolves to, per model kind
     assert "| `clip_low` | policy | number | [0, 1) | `0.2` |" in text

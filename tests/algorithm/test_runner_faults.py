@@ -8,6 +8,7 @@ group), group 3 loses 2 (2 kept), group 4 is whole.
 """
 import logging
 import os
+import re
 import uuid
 
 import pytest
@@ -61,7 +62,8 @@ def test_runner_drops_failed_trajectories_and_groups_that_cannot_compare(caplog)
     from rllib_istar import IStarConfig
 
     config = (IStarConfig().environment(FAULTY_ENV_ID, env_config=faulty_env_config(**FAULTS))
-              .training(group_size=G, num_groups=5, max_new_tokens=2, advantage_estimator="rloo"))
+              .training(group_size=G, num_groups=5, max_new_tokens=2, advantage_estimator="rloo",
+                        format_warmup_steps=0))
     runner = LLMEnvRunner(config=config, worker_index=0)
     seeds = [10, 11, 12, 13, 14]
     with caplog.at_level(logging.WARNING, logger="rllib_istar.rollout.env_runner"):
@@ -95,7 +97,8 @@ def test_group_size_one_keeps_singletons():
 
     env_config = faulty_env_config(reset_fault_groups=[1])
     config = (IStarConfig().environment(FAULTY_ENV_ID, env_config=env_config)
-              .training(group_size=2, num_groups=3, max_new_tokens=2, advantage_estimator="rloo"))
+              .training(group_size=2, num_groups=3, max_new_tokens=2, advantage_estimator="rloo",
+                        format_warmup_steps=0))
     runner = LLMEnvRunner(config=config, worker_index=0)
     episodes = runner.sample(task_seeds=[20, 21, 22], group_size=1)
     assert sorted(ep.custom_data[C.TASK_SEED] for ep in episodes) == [20, 22]
@@ -150,6 +153,9 @@ def test_every_trajectory_failing_gives_one_clear_line(build, warm_model):
     assert "\n" not in message
     assert message.startswith("every trajectory of this iteration was dropped (7 env errors "
                               "in reset/step; 2 groups left with fewer than 2 trajectories)")
+    # the cause itself, not a pointer to worker logs the command does not show
+    assert re.search(r"the last: env .*, task seed \d+: step raised EnvFault: step fault: "
+                     r"group 1, ", message), message
 
 
 def test_remote_runner_that_dies_is_restarted_and_the_iteration_completes(build, warm_model,

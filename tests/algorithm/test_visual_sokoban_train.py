@@ -178,7 +178,7 @@ def _runner_text():
     config = (IStarConfig().environment(ENV, env_config={"action_format": "bare", "max_steps": 3,
                                                          "observation": "text"})
               .debugging(seed=0).training(model_path="tiny", group_size=2, num_groups=1,
-                                          max_new_tokens=2))
+                                          max_new_tokens=2, format_warmup_steps=0))
     config.env_runners(env_runner_cls=LLMEnvRunner, num_env_runners=0)
     return LLMEnvRunner(config=config, worker_index=0)
 

@@ -26,9 +26,9 @@ def test_progress_line_has_every_column_and_dashes_without_a_prm():
     assert "dpo - | pair_acc -" in format_line(no_prm)
 
 
-def test_an_iteration_without_pairs_prints_dashes_not_zeros():
+def test_an_iteration_without_pairs_prints_nopairs_not_zeros():
     no_pairs = dict(RESULT, learners={"prm": {"dpo_loss": 0.0, "pair_acc": 0.0, "num_pairs": 0.0}})
-    assert "dpo - | pair_acc -" in format_line(no_pairs)
+    assert "dpo nopairs | pair_acc nopairs" in format_line(no_pairs)
     some = dict(RESULT, learners={"prm": {"dpo_loss": 0.5, "pair_acc": 1.0, "num_pairs": 3.0}})
     assert "dpo 0.500 | pair_acc 1.00" in format_line(some)
 
@@ -37,8 +37,8 @@ def test_printer_prefixes_trials_by_index_when_there_are_several():
     out = io.StringIO()
     printer = ProgressPrinter(out)
     a, b = _trial(tid="a"), _trial(tid="b")
-    printer.on_trial_result(0, [a, b], b, RESULT)
-    assert out.getvalue().startswith("[exp #1] iter    3 |")
+    printer.on_trial_result(0, [a, b], b, dict(RESULT, training_iteration=1))
+    assert out.getvalue().startswith("[exp #1] iter    1 |")
     (line,) = final_lines([b], printer)
     assert line.startswith("final success_rate=0.406 (mean of the last 1: 0.406) return=-0.125 (trial b, ")
 

@@ -65,6 +65,8 @@ def test_killed_run_resumes_from_its_latest_checkpoint(tmp_path):
     iterations = [int(re.search(r" iter +(\d+)", ln).group(1)) for ln in progress_lines(out)]
     assert iterations == list(range(first_iteration, 9)), out
     assert "TERMINATED, 8 iterations" in out
+    # the final line averages the whole run's last iterations, the killed run's from its log
+    assert "(mean of the last 8: " in out, out
     # every checkpoint of the killed run is still there, byte for byte (or kept aside)
     after = _checkpoint_files(trial_dir)
     for path, mtime in before.items():

@@ -86,7 +86,8 @@ def test_a_bad_value_exits_2_naming_the_knob_and_its_range(tmp_path, name, value
     ({"num_learners": 3, "num_groups": 2}, ["num_groups=2 < num_learners=3"]),
     ({"history_length": 7}, ["history_length=7", "set history_length <= 6"]),
     ({"history_length": 4, "max_episode_steps": 3}, ["history_length=4", "<= 3"]),
-    ({"minibatch_size": 97}, ["minibatch_size=97", "= 96 step rows"]),
+    ({"minibatch_size": 97, "group_size": 4, "num_groups": 4},
+     ["minibatch_size=97", "= 96 step rows"]),
     ({"lr": [[0, 1e-3], [100, 0.0]]}, ["lr schedule must be"]),
     ({"lr": [[5, 1e-3]]}, ["lr schedule must be"]),
 ])
@@ -96,7 +97,8 @@ def test_settings_impossible_together(tmp_path, overrides, needles):
 
 
 def test_edges_of_the_cross_checks_are_accepted(tmp_path):
-    ok = {"history_length": 6, "minibatch_size": 96, "num_env_runners": 0,
+    ok = {"history_length": 6, "minibatch_size": 96, "num_env_runners": 0, "group_size": 4,
+          "num_groups": 4,
           "lr": [[0, 1e-3], [1000, 1e-4]]}
     code, out, err = _dry_run(tmp_path, ok)
     assert code == 0 and out.startswith("ok: exp"), err

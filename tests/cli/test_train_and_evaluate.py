@@ -65,14 +65,21 @@ def test_a_second_run_never_touches_the_first_runs_checkpoints(main_job):
     assert {f: os.stat(f).st_mtime_ns for f in files} == before
 
 
-def test_evaluate_reports_intervals_and_writes_trajectories(main_job, tmp_path):
+def test_evaluate_reports_intervals_and_writes_trajectories(main_job, tmp_path, monkeypatch):
+    from ray.tune.trainable import trainable
+
     storage, _ = main_job
     out_file = tmp_path / "eval.jsonl"
+    home_results = tmp_path / "home" / "ray_results"  # where Ray's Trainable puts log folders
+    monkeypatch.setattr(trainable, "DEFAULT_STORAGE_PATH", str(home_results))
     code, out, err = run_cli(["evaluate", storage / "toy_istar_cpu", "--episodes", "12",
                               "--out", out_file])
     assert code == 0, out + err
-    assert re.search(r"success_rate=\d\.\d{3} \(95% CI \d\.\d{3}-\d\.\d{3}, Wilson; \d+/12\)", out)
-    assert re.search(r"return_mean=-?\d\.\d{3} \(95% CI -?\d\.\d{3}--?\d\.\d{3}, normal\)", out)
+    assert not home_results.exists() or not any(home_results.iterdir())  # nothing left behind
+    assert re.search(r"success_rate=\d\.\d{3} \(95% CI \[\d\.\d{3}, \d\.\d{3}\], Wilson; "
+                     r"\d+/12\)", out), out
+    assert re.search(r"return_mean=-?\d\.\d{3} \((95% CI \[-?\d\.\d{3}, -?\d\.\d{3}\], normal"
+                     r"[^)]*|all 12 returns equal)\)", out), out
     records = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert len(records) == 12
     assert len({r["task_seed"] for r in records}) == 12
@@ -83,19 +90,31 @@ def test_evaluate_reports_intervals_and_writes_trajectories(main_job, tmp_path):
     assert sum(s["action_valid"] for s in steps) / len(steps) > 0.5
     assert sum(r["won"] for r in records) == int(re.search(r"; (\d+)/12", out).group(1))
     # the toy labels its key pick (+1 right, -1 wrong key, 0 any other step): a credit line
+    # with the counts, and an AUC only from 10 or more of each
     labels = [s["oracle_label"] for s in steps]
     assert set(labels) <= {1.0, -1.0, 0.0} and {1.0, -1.0} & set(labels), labels
-    assert re.search(r"step credit vs oracle labels: AUC\(r_phi, right vs wrong decisive steps\)="
-                     r"(\d\.\d{3}|nan) over \d+ right / \d+ wrong decisive steps", out), out
-    # and every key scored at the same prompt: one door colour per distinct first prompt
-    # (at most 3), 1 right x 2 wrong keys each
-    found = re.search(r"same-state credit \(right action ranked above a wrong one at the same "
-                      r"prompt, (\d+) pairs at (\d+) decisive prompts; 0\.5 = no credit\): r_phi "
-                      r"\d\.\d{3}, log pi_phi/pi_init \d\.\d{3}, log pi_init/pi_old \d\.\d{3}, "
-                      r"policy log pi_old/pi_init \d\.\d{3}", out)
+    right, wrong = labels.count(1.0), labels.count(-1.0)
+    if min(right, wrong) >= 10:
+        assert re.search(r"step credit vs oracle labels: AUC\(r_phi, right vs wrong decisive "
+                         rf"steps\)=\d\.\d{{3}} over {right} right / {wrong} wrong", out), out
+    else:
+        assert (f"step credit vs oracle labels: credit AUC not reported ({wrong} wrong steps, "
+                f"{right} right; needs >= 10 of each)") in out, out
+    # every key scored at the same prompt: one door colour per distinct first prompt (at
+    # most 3), 1 right x 2 wrong keys each: at most 6 pairs, too few to report a rate
+    found = re.search(r"same-state credit: not reported \((\d+) pairs at (\d+) decisive "
+                      r"prompts; needs >= 10 pairs\)", out)
     assert found, out
     pairs, prompts = int(found.group(1)), int(found.group(2))
     assert 1 <= prompts <= 3 and pairs == 2 * prompts
+
+
+def test_a_trials_result_log_holds_every_iterations_success_rate(main_job):
+    """What the final line of a resumed run reads for the iterations before the resume."""
+    from rllib_istar.cli.progress import earlier_success
+
+    rates = earlier_success(_trial_dir(main_job[0]), before=3)
+    assert len(rates) == 2 and all(0.0 <= r <= 1.0 for r in rates)
 
 
 def test_search_example_runs_every_grid_point(ray_session, tmp_path):

@@ -145,7 +145,8 @@ def test_env_runner_copy_follows_auto(fake_cpu, slowdown, dtype):
 
     fake_cpu(slowdown)
     config = (IStarConfig().environment("rllib_istar/KeyCorridor-v0")
-              .training(group_size=2, num_groups=1, max_new_tokens=2, autocast_dtype=AUTO))
+              .training(group_size=2, num_groups=1, max_new_tokens=2, autocast_dtype=AUTO,
+                        format_warmup_steps=0))
     runner = LLMEnvRunner(config=config, worker_index=0)
     assert {p.dtype for p in runner.module.lm.parameters()} == {dtype}
 

@@ -128,7 +128,7 @@ def fake_conversion(monkeypatch):
     """Conversion and check replaced: records the GGUF bytes each conversion saw."""
     seen = []
 
-    def convert(gguf_path, out_dir, dtype):
+    def convert(gguf_path, out_dir, dtype, log=None):
         seen.append(Path(gguf_path).read_bytes())
         os.makedirs(out_dir)
         Path(out_dir, "config.json").write_text("{}")

@@ -18,6 +18,7 @@ def runner():
 
     config = (IStarConfig().environment(SOCIAL_ID, env_config={"max_steps": 3, "max_turns": 6})
               .training(group_size=2, num_groups=3, max_new_tokens=12, history_length=0,
+                        format_warmup_steps=0,
                         advantage_estimator="rloo", outcome="return")
               .debugging(seed=0))
     r = LLMEnvRunner(config=config, worker_index=0)

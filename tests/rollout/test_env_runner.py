@@ -29,7 +29,9 @@ register_text_env("test/Crashing-v0", CrashingEnv)
 def _runner(env="rllib_istar/KeyCorridor-v0", **knobs):
     from rllib_istar import IStarConfig
 
-    settings = dict(group_size=4, num_groups=3, max_new_tokens=3, advantage_estimator="rloo")
+    # format_warmup_steps 0: a random tiny model (these tests check rollout mechanics)
+    settings = dict(group_size=4, num_groups=3, max_new_tokens=3, advantage_estimator="rloo",
+                    format_warmup_steps=0)
     settings.update(knobs)
     config = IStarConfig().environment(env).training(**settings)
     return LLMEnvRunner(config=config, worker_index=0)

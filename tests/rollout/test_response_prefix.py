@@ -16,7 +16,7 @@ def _runner(**knobs):
     from rllib_istar import IStarConfig
 
     settings = dict(group_size=2, num_groups=2, max_new_tokens=3, advantage_estimator="rloo",
-                    response_prefix=PREFIX)
+                    response_prefix=PREFIX, format_warmup_steps=0)
     settings.update(knobs)
     config = (IStarConfig().environment("rllib_istar/KeyCorridor-v0",
                                         env_config={"action_format": "tags"})

@@ -88,7 +88,8 @@ _PROMPT = PromptTemplate(
     instruction="you are in a conversation reach your goal and keep your secret",
     hint_tags="first think inside <think> </think> then write your next utterance inside "
               "<action> </action> one line in your own words",
-    hint_bare="write your next utterance")
+    hint_bare="write your next utterance",
+    observation_last=False)  # the dialogue before the hint: the layout its results used
 
 # one judge / partner per process and config (models load once; the cache is shared)
 _SHARED: dict[tuple, Any] = {}

@@ -85,6 +85,7 @@ WEBSHOP_PROMPT = PromptTemplate(
     history_header="previous steps",
     current_header="current page",
     actions_header="available actions",
+    observation_last=False,  # the page before the actions: the layout its results used
 )
 
 
