@@ -67,6 +67,8 @@ from benchmarks.settings import (
     TOY_AFTER,
     TOY_AFTER_METHODS,
     TOY_AFTER_SEEDS,
+    TOY_BEST,
+    TOY_BEST_METHODS,
     WALL_LIMIT_S,
     method_settings,
 )
@@ -109,8 +111,8 @@ def main(argv=None) -> int:
     p.add_argument("--env", nargs="+", default=["credit", "toy", "sokoban"],
                    choices=["credit", "toy", "sokoban", "social", "webshop"])
     p.add_argument("--part", nargs="+", default=["main", "sweep", "norms", "credit_arms"],
-                   choices=["main", "sweep", "norms", "credit_arms", "toy_after", "sokoban_after",
-                            "credit_r200"])
+                   choices=["main", "sweep", "norms", "credit_arms", "toy_after", "toy_best",
+                            "sokoban_after", "credit_r200"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--out-dir", default=RESULTS_DIR,
@@ -170,6 +172,7 @@ def main(argv=None) -> int:
                                 BUDGET[env], variant, WALL_LIMIT_S[env])
             for part, part_env, table, methods, seeds in (
                     ("toy_after", "toy", TOY_AFTER, TOY_AFTER_METHODS, TOY_AFTER_SEEDS),
+                    ("toy_best", "toy", TOY_BEST, TOY_BEST_METHODS, TOY_AFTER_SEEDS),
                     ("sokoban_after", "sokoban", SOKOBAN_AFTER, SOKOBAN_AFTER_METHODS,
                      SOKOBAN_AFTER_SEEDS)):
                 if part in args.part and env == part_env:

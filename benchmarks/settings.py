@@ -155,6 +155,11 @@ CREDIT_R200: Dict[str, Tuple[str, Dict[str, Any]]] = {
 TOY_AFTER: Dict[str, Dict[str, Any]] = {"after_issue15": {"prm_lr": 3e-4}}
 TOY_AFTER_METHODS = tuple(METHODS)
 TOY_AFTER_SEEDS = [0, 1, 2, 3, 4]
+# The toy with CreditChain's best iStar setting so far (the "toy_best" part): the YAML's
+# settings plus the initial reference, KL, replay and DPO + NLL (ISTAR_INITIAL_NLL_KNOBS).
+TOY_BEST: Dict[str, Dict[str, Any]] = {"toy_initial_nll": {"prm_lr": 3e-4,
+                                                            **ISTAR_INITIAL_NLL_KNOBS}}
+TOY_BEST_METHODS = ("istar_rloo",)
 # Sokoban re-run after issue 15's fixes (the "sokoban_after" part): the YAML's prm_lr (the
 # tiny-model rule, 0.3x the policy's lr; OVERRIDES keeps the older results' 1e-3), seeds
 # 0-4, every method (a run costs 120-180 s on one core; results in learning_sokoban_after_*.json).
@@ -185,7 +190,7 @@ def variant_knobs(variant: str) -> Dict[str, Any]:
     """The knobs a benchmark variant sets on top of the shared settings ({} for "main")."""
     if variant == "main":
         return {}
-    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS, TOY_AFTER, SOKOBAN_AFTER):
+    for table in (SWEEP, NORMS, CREDIT_SWEEP, CREDIT_ENV_ARMS, TOY_AFTER, SOKOBAN_AFTER, TOY_BEST):
         if variant in table:
             return table[variant]
     if variant in CREDIT_R200:
