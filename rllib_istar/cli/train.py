@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from rllib_istar.cli import termination
 from rllib_istar.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, CliError
@@ -102,36 +102,37 @@ def init_ray(debug: bool, num_cpus: Optional[int], modules: Sequence[str] = ()) 
     return True
 
 
-def prepare_models(experiments: Dict[str, dict], stream) -> None:
-    """Build each format-warmed model once here, not once per concurrent trial."""
+def resolved_configs(experiments: Dict[str, dict]) -> Iterator[Tuple[Any, Optional[str]]]:
+    """Every experiment variant's IStarConfig with its ``"auto"`` knobs resolved, and the
+    line announcing them (None when none held ``"auto"``; ``algorithm.model_defaults``)."""
     from rllib_istar.algorithm.istar import IStarConfig
-    from rllib_istar.algorithm.warmup import prepare_policy_model
     from rllib_istar.cli.experiments import Source, config_variants
 
     for name, spec in experiments.items():
         for variant, _, _ in config_variants(name, spec.get("config") or {}, Source(None)):
-            env = spec.get("env", variant.get("env"))
-            c = IStarConfig().update_from_dict(dict(variant, env=env))
-            c.apply_model_defaults()
-            if not c.format_warmup_steps:
-                continue
+            config = IStarConfig().update_from_dict(
+                dict(variant, env=spec.get("env", variant.get("env"))))
+            yield config, config.apply_model_defaults()
+
+
+def prepare_models(experiments: Dict[str, dict], stream) -> None:
+    """Build each format-warmed model once here, not once per concurrent trial."""
+    from rllib_istar.algorithm.warmup import prepare_policy_model
+
+    for config, _ in resolved_configs(experiments):
+        if config.format_warmup_steps:
             with _one_torch_thread():
-                prepare_policy_model(c, announce=lambda line: print(line, file=stream, flush=True))
+                prepare_policy_model(config,
+                                     announce=lambda line: print(line, file=stream, flush=True))
 
 
 def model_default_lines(experiments: Dict[str, dict]) -> List[str]:
     """One line per distinct set of ``"auto"`` knobs the experiments resolve (a tiny
-    model's values or a checkpoint's; ``algorithm.model_defaults``), in order, no repeats."""
-    from rllib_istar.algorithm.istar import IStarConfig
-    from rllib_istar.cli.experiments import Source, config_variants
-
+    model's values or a checkpoint's), in order, no repeats."""
     lines: List[str] = []
-    for name, spec in experiments.items():
-        for variant, _, _ in config_variants(name, spec.get("config") or {}, Source(None)):
-            env = spec.get("env", variant.get("env"))
-            line = IStarConfig().update_from_dict(dict(variant, env=env)).apply_model_defaults()
-            if line and line not in lines:
-                lines.append(line)
+    for _, line in resolved_configs(experiments):
+        if line and line not in lines:
+            lines.append(line)
     return lines
 
 
