@@ -1,4 +1,4 @@
-"""The benchmarks of docs/BENCHMARKS.md. Run them from the repository root as modules:
+"""The benchmarks of docs/benchmarks/ (raw results in benchmarks/results/). Run them from the repository root as modules:
 
     python -m benchmarks.learning ...       # learning efficiency -> learning*.json
     python -m benchmarks.cost ...           # what the plugin costs -> cost.json

@@ -8,13 +8,13 @@ learner/algorithm subclasses that only read, through the plugin's hooks;
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from benchmarks import results_io
 from benchmarks.settings import ENV_CONFIGS, ENV_IDS, ROOT
 from rllib_istar import metrics as M
 
@@ -114,9 +114,8 @@ class ResultStore:
     def __init__(self, path: str, meta: Optional[Dict[str, Any]] = None):
         self.path = path
         self.data: Dict[str, Any] = {"meta": meta or {}, "runs": {}}
-        if os.path.exists(path):
-            with open(path) as f:
-                self.data = json.load(f)
+        if results_io.existing(path):
+            self.data = results_io.load_json(path)
             self.data.setdefault("runs", {})
             if meta:
                 self.data.setdefault("meta", {}).update(
@@ -130,11 +129,7 @@ class ResultStore:
         self.save()
 
     def save(self) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.data, f, indent=1, default=float)
-        os.replace(tmp, self.path)
+        results_io.dump_json(self.data, self.path, indent=1, default=float)
 
 
 # ------------------------------------------------------------------ one run

@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import sys
 import time
 from typing import Any, Dict, List
 
-from benchmarks import common, report
+from benchmarks import common, report, results_io
 from benchmarks.bare import bare_generate, bare_train_step
 from benchmarks.memory import part_memory
 from benchmarks.settings import RESULTS_DIR, SHARED
@@ -288,10 +287,7 @@ def main(argv=None) -> int:
 
     os.makedirs(args.out_dir, exist_ok=True)
     path = os.path.join(args.out_dir, "cost.json")
-    data: Dict[str, Any] = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            data = json.load(f)
+    data: Dict[str, Any] = results_io.load_json(path) if results_io.existing(path) else {}
     common.quiet()
     import torch
 
@@ -306,10 +302,7 @@ def main(argv=None) -> int:
         data["meta"][f"{part}_wall_s"] = time.time() - t0
         data["meta"][f"{part}_load_avg_before"] = load0
         data["meta"][f"{part}_finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, default=float)
-        os.replace(tmp, path)
+        results_io.dump_json(data, path, indent=1, default=float)
     report.write_cost(args.out_dir, data)
     return 0
 

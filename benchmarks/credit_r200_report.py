@@ -9,7 +9,7 @@ weights at the decisive prompts (``credit_state_drift_nats``), and, averaged fro
 iteration ``CREDIT_FROM_ITER`` on, the same-state credit of each signal
 (``learner/same_state_credit.py``) beside the pooled AUC of r_phi. No Ray, no torch.
 
-    python -m benchmarks.credit_r200_report        # docs/benchmark_results -> markdown, PNG
+    python -m benchmarks.credit_r200_report        # benchmarks/results -> markdown, PNG
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 from benchmarks.settings import CREDIT_R200, FINAL_ITERS, RESULTS_DIR, SMOOTH
 from benchmarks.stats import bootstrap_ci, curve, first_reach, load_learning_results, mean
 
-#: Same-state credit is averaged from this iteration on (the issue's goal: >= 0.9 from 30).
+#: Same-state credit is averaged from this iteration on (the goal: >= 0.9 from 30).
 CREDIT_FROM_ITER = 30
 TARGETS = (0.3, 0.5)
 STATE_KEYS = (("credit_state_step_reward", "r_phi"), ("credit_state_prm_progress", "PRM progress"),

@@ -3,7 +3,7 @@
 Every method trains from the same warmed checkpoint per seed with the same env-step
 budget (``settings.BUDGET["credit"]``); the learner logs, each iteration, how well
 each credit signal ranks right decisive steps above wrong ones against the env's
-oracle labels (``credit_auc_*``, ``rllib_istar.learner.credit_probe``). Intervals are
+oracle labels (``credit_auc_*``, ``rllib_istar.learner.pooled_credit``). Intervals are
 bootstrapped 95% percentile intervals over seeds (:func:`benchmarks.stats.bootstrap_ci`).
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def arms(data, family: str = "binary") -> Dict[str, List[Dict[str, Any]]]:
     """Label -> runs of one family. ``binary`` (the main preset): every main method, each
     normalisation scope on istar_rloo (the default scope's runs are the main istar_rloo
     runs) and each CREDIT_SWEEP knob arm; ``graded`` / ``long``: that preset's methods."""
-    if family in TOY_AFTER:  # the toy, re-run after issue 15's fixes (its key pick is labelled)
+    if family in TOY_AFTER:  # the toy, re-run after the learner fixes (its key pick is labelled)
         out = {m: _runs(data, family, m, env="toy") for m in METHODS}
     elif family in SOKOBAN_AFTER:  # Sokoban re-run (solver labels: progress vs dead end)
         out = {m: _runs(data, family, m, env="sokoban") for m in METHODS}
@@ -64,14 +64,14 @@ FAMILIES = {"binary": "CreditChain binary (4 rooms, 2 decisive, chance 1/9)",
             "graded": "CreditChain graded (4 rooms, 2 decisive, outcome = share of doors right, "
                       "`outcome: return`)",
             "long": "CreditChain long (8 rooms, 3 decisive, binary, chance 1/27)",
-            "after_issue15": "KeyCorridor toy re-run after issue 15's fixes (prm_lr 3e-4, "
+            "after_issue15": "KeyCorridor toy re-run after the learner fixes (prm_lr 3e-4, "
                              "step_adv_norm group_step; decisive step = the key pick, chance 1/3)",
-            "sokoban_after_issue15": "Sokoban 6x6, 1 box, re-run after issue 15's fixes (prm_lr "
+            "sokoban_after_issue15": "Sokoban 6x6, 1 box, re-run after the learner fixes (prm_lr "
                                      "3e-4; right = a push that shortens the solver's push "
                                      "distance, wrong = one that makes the level unsolvable)",
-            "social": "Social-v0 (issue 13): tiny model, scripted partner, rule judge, reward = "
+            "social": "Social-v0: tiny model, scripted partner, rule judge, reward = "
                       "goal / 10 (`outcome: return`); success = goal >= 7; no oracle labels",
-            "webshop": "Mini-WebShop (issue 13): tiny model, 20 products, listed searches, "
+            "webshop": "Mini-WebShop: tiny model, 20 products, listed searches, "
                        "success = purchase score 1 (reward 10); right = a step toward a product "
                        "that can score 1, wrong = a wrong click, option or losing search"}
 #: Families that are a whole env's main runs (the family name is the env's).
@@ -134,7 +134,7 @@ def goal_lines(rs: List[Dict[str, Any]], family: str = "binary") -> List[str]:
              and i["steps"] <= 0.5 * r["rloo_steps"])
     ai, ar = mean(i["credit_auc_advantage"]), mean(r["credit_auc_advantage"])
     return [
-        f"| goal (issue 15, {FAMILIES[family].split(' (')[0]}) | measured | met? |", "|---|---|---|",
+        f"| goal ({FAMILIES[family].split(' (')[0]}) | measured | met? |", "|---|---|---|",
         f"| iStar reaches RLOO's final success ({fr:.2f}) in <= half RLOO's env steps | iStar "
         f"{'%.0f' % i['steps'] if i['steps'] is not None else 'never'} vs RLOO "
         f"{'%.0f' % r['rloo_steps'] if r['rloo_steps'] is not None else 'never'} (mean curves) | "
@@ -152,7 +152,8 @@ def _family_markdown(data, family: str) -> List[str]:
     r0 = rs[0]
     env = ("toy" if family in TOY_AFTER else "sokoban" if family in SOKOBAN_AFTER
            else family if family in ENV_FAMILIES else "credit")
-    title = env if env == family else f"{env}, {family}"
+    label = "re-run after the learner fixes" if family in (*TOY_AFTER, *SOKOBAN_AFTER) else family
+    title = env if env == family else f"{env}, {label}"
     lines = [f"#### {title}: final success, env steps to RLOO's final success, credit AUC",
              "", f"{FAMILIES[family]}. Budget {r0['budget']:.0f} env steps; target = RLOO's final "
              f"success = {r0['target']:.2f}. Final = mean of the last {FINAL_ITERS} iterations; "
@@ -172,7 +173,7 @@ def _family_markdown(data, family: str) -> List[str]:
                      f"{mean(r['invalid']):.3f} | {steps} | "
                      + " | ".join(_ci(r[k]) for k, _ in AUC_KEYS) + f" | {ratio} |")
     lines.append("")
-    if family in ENV_FAMILIES:  # issue 15's goals are CreditChain's; here: the outcome too
+    if family in ENV_FAMILIES:  # the step-credit goals are CreditChain's; here: the outcome too
         lines += ["| arm | final outcome (mean reward of an episode, penalties included) |",
                   "|---|---|"]
         lines += [f"| {r['label']} | {_ci(r['outcome'])} |" for r in rs]
@@ -264,7 +265,7 @@ def plot_credit(data, out_dir: str) -> List[str]:
         fig.savefig(paths[-1], dpi=100)
         plt.close(fig)
     presets = {f: arms(data, f) for f in (*CREDIT_ENV_ARMS, *TOY_AFTER, *SOKOBAN_AFTER)}
-    # the presets, then issue 13's envs (success with a 95% band, A(t)'s AUC where labelled)
+    # the presets, then Mini-WebShop and Social (success with a 95% band, A(t)'s AUC where labelled)
     for name, families in (("learning_credit_presets.png", presets),
                            ("learning_new_envs.png", {f: arms(data, f) for f in ENV_FAMILIES})):
         if any(families.values()):

@@ -1,6 +1,6 @@
 """A seconds-long tabular simulation of the iStar loop on CreditChain (no Ray; torch, numpy).
 
-What it models. ``CreditChainEnv``'s ``binary`` preset (``rllib_istar/envs/credit.py``):
+What it models. ``CreditChainEnv``'s ``binary`` preset (``rllib_istar/envs/credit_chain.py``):
 a chain of ``R = 4`` rooms, ``D = 2`` of them doors with one of ``C = 3`` colours; a
 task (door positions and colours) is drawn per group; the outcome is 1 iff every door
 was answered with its colour (hall rooms accept anything). Prompts are memoryless, so
@@ -41,7 +41,7 @@ signal ranks right above wrong, ties 1/2; :func:`same_state_accuracy`):
 ``r_phi`` (against the scoring reference), ``prm_progress = log pi_phi/pi_init``,
 ``drift = log pi_init/pi_old`` and ``policy_own = log pi_old/pi_init`` (so
 ``drift = 1 - policy_own``); the pooled AUC of ``r_phi`` over the sampled decisive steps
-of all states (:func:`~rllib_istar.core.credit.decisive_auc`, what the learner's probe
+of all states (:func:`~rllib_istar.core.credit_metrics.decisive_auc`, what the learner's probe
 logs); the DPO loss of the new batch before this iteration's PRM update (ln 2 = 0.693:
 the PRM does not separate winners from losers; near it the loss is linear).
 
@@ -60,7 +60,7 @@ Shapes: ``S`` seeds, ``T`` tasks per iteration, ``G`` group size, ``R`` rooms;
 
 Run from the repository root::
 
-    python -m benchmarks.credit_sim --seeds 20 --iters 150 --out docs/benchmark_results/credit_sim.json
+    python -m benchmarks.credit_sim --seeds 20 --iters 150 --out benchmarks/results/credit_sim.json
     python -m benchmarks.credit_sim --smoke            # 2 seeds x 5 iterations, every arm
     python -m benchmarks.credit_sim --list             # the arms and their knobs
     python -m benchmarks.credit_sim --arms rloo oracle istar_rolling --seeds 5
@@ -82,7 +82,7 @@ import torch
 
 from benchmarks.stats import bootstrap_ci
 from rllib_istar.core.advantages import broadcast_to_steps, episode_advantages, mix_advantages
-from rllib_istar.core.credit import decisive_auc
+from rllib_istar.core.credit_metrics import decisive_auc
 from rllib_istar.core.policy_losses import clipped_surrogate
 from rllib_istar.core.prm_losses import preference_pairs, trajectory_dpo_loss
 from rllib_istar.core.step_norms import normalised_step_advantages

@@ -25,7 +25,7 @@ what it had; finished runs are skipped when re-run); at the end the tables and
 plots are rebuilt from the JSON (``python -m benchmarks.report`` does only that).
 
     python -m benchmarks.learning                        # everything (hours on 2 CPUs; see
-                                                         # docs/BENCHMARKS.md for a 2-process split)
+                                                         # docs/benchmarks/index.md for a 2-process split)
     python -m benchmarks.learning --env credit --part main --threads 1   # one part
     python -m benchmarks.report --only learning          # plots + tables from the JSON
     python -m benchmarks.learning --smoke --out-dir /tmp/x   # < 2 min, for the test
@@ -117,8 +117,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--out-dir", default=RESULTS_DIR,
                    help="where learning.json / learning_tables.md go")
-    p.add_argument("--plot-dir", default=None, help="PNG folder (default: out-dir/.. for the "
-                   "real run, i.e. docs/; out-dir for --smoke)")
+    p.add_argument("--plot-dir", default=None, help="PNG folder (default: docs/benchmarks/ "
+                   "for the committed results, else out-dir)")
     p.add_argument("--variants", nargs="+", default=list(SWEEP), choices=list(SWEEP))
     p.add_argument("--norms", nargs="+", choices=list(NORMS),
                    default=[n for n in NORMS if n != f"norm_{NORM_DEFAULT}"],

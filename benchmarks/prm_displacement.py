@@ -5,12 +5,12 @@ can only reorder the actions of the states it saw. An LM shares its weights acro
 prompts and spreads probability over its whole vocabulary. This probe measures what that
 changes: it samples one batch (8 groups x 8 trajectories) from the format-warmed tiny
 policy, then trains only the PRM with the learner's own DPO step
-(``IStarTorchLearner._dpo_step``, against pi_init, Adam) for ``--steps`` steps on that
+(``PRMPhase.dpo_step``, against pi_init, Adam) for ``--steps`` steps on that
 fixed batch, and records every ``--every`` steps:
 
 * the DPO loss and pair accuracy on the batch;
 * the same-state accuracy of ``log pi_phi/pi_init`` over the batch's decisive prompts
-  (every door colour scored at the same prompt, ``core.credit.same_state_accuracy``);
+  (every door colour scored at the same prompt, ``core.credit_metrics.same_state_accuracy``);
 * the mean ``log pi_phi/pi_init`` of the *sampled* right-door, wrong-door and hall
   responses (summed over a response's tokens);
 * the PRM's probability mass on the admissible colours at the first response token of
@@ -21,9 +21,9 @@ Variants: ``pair_margin`` 0 (two failures with different invalid-action penaltie
 pair) or 0.5 (success differences only), ``prm_agg`` sum or mean, and ``prm_nll_coef`` 1
 (DPO + NLL on the winners' responses).
 
-    python -m benchmarks.prm_displacement --seeds 0 1 2 --out docs/benchmark_results/prm_displacement.json
+    python -m benchmarks.prm_displacement --seeds 0 1 2 --out benchmarks/results/prm_displacement.json
     python -m benchmarks.prm_displacement --smoke
-    python -m benchmarks.prm_displacement --tables docs/benchmark_results/prm_displacement.json
+    python -m benchmarks.prm_displacement --tables benchmarks/results/prm_displacement.json
 """
 from __future__ import annotations
 
@@ -54,9 +54,9 @@ def probe(seed: int, knobs: Dict[str, Any], steps: int, every: int, prm_lr: floa
 
     from rllib_istar import columns as C
     from rllib_istar.connectors.episodes_to_rows import episodes_to_rows
-    from rllib_istar.core.credit import same_state_accuracy
+    from rllib_istar.core.credit_metrics import same_state_accuracy
     from rllib_istar.core.segments import masked_sum
-    from rllib_istar.learner.prm_update import candidate_rows
+    from rllib_istar.learner.prm_phase import candidate_rows
 
     settings = {**SHARED["credit"], "advantage_estimator": "istar_rloo", "prm_lr": prm_lr,
                 "prm_reference": "initial", "kl_coef": 0.2, **knobs}
@@ -67,8 +67,8 @@ def probe(seed: int, knobs: Dict[str, Any], steps: int, every: int, prm_lr: floa
         learner = algo.learner_group._learner
         rows = episodes_to_rows(algo.env_runner_group.local_env_runner.sample())
         cands = candidate_rows(rows)
-        init = learner._chunked_logp(learner._initial.token_logprobs, rows)
-        cand_init = learner._chunked_logp(learner._initial.token_logprobs, cands)
+        init = learner.microbatcher.chunked_logp(learner._initial.token_logprobs, rows)
+        cand_init = learner.microbatcher.chunked_logp(learner._initial.token_logprobs, cands)
         prm = learner.module["prm"]
         labels, mask = rows[C.STEP_ORACLE], rows[C.RESPONSE_MASK]
         first = cands[C.RESPONSE_MASK].cumsum(-1) == 1  # each candidate's first response token
@@ -84,9 +84,9 @@ def probe(seed: int, knobs: Dict[str, Any], steps: int, every: int, prm_lr: floa
         out, metrics = [], {}
         for step in range(steps + 1):
             if step % every == 0:
-                cand = learner._chunked_logp(prm.token_logprobs, cands)
+                cand = learner.microbatcher.chunked_logp(prm.token_logprobs, cands)
                 progress = masked_sum(cand - cand_init, cands[C.RESPONSE_MASK], -1)
-                sampled = masked_sum(learner._chunked_logp(prm.token_logprobs, rows) - init, mask, -1)
+                sampled = masked_sum(learner.microbatcher.chunked_logp(prm.token_logprobs, rows) - init, mask, -1)
                 acc, pairs = same_state_accuracy(progress, rows[C.CAND_LABEL], per_state)
                 out.append({"step": step, "dpo_loss": metrics.get("dpo_loss", float("nan")),
                             "pair_acc": metrics.get("pair_acc", float("nan")),
@@ -99,7 +99,7 @@ def probe(seed: int, knobs: Dict[str, Any], steps: int, every: int, prm_lr: floa
                             "wins": float(rows[C.TRAJ_WON].sum()),
                             "trajectories": float(len(rows[C.TRAJ_WON]))})
             if step < steps:
-                metrics = learner._dpo_step(rows, init)
+                metrics = learner.prm_phase.dpo_step(rows, init)
         return out
     finally:
         algo.stop()

@@ -100,7 +100,7 @@ class AdvantageProbeLearner(IStarTorchLearner):
         self.probe_records: List[Dict[str, float]] = []
         self.color_ids: Optional[set] = None
         if self.config.env == ENV_IDS["toy"]:
-            from rllib_istar.envs.toy import COLORS
+            from rllib_istar.envs.key_corridor import COLORS
             from rllib_istar.lm import load_tokenizer
 
             tok = load_tokenizer(self.config.effective_model_path())

@@ -214,7 +214,7 @@ def run_update(module, mode, sizes, vocab, pad_id) -> Dict[str, Any]:
     """A policy-update-sized batch: one pass, or token-budget micro-batches."""
     import torch
 
-    from rllib_istar.learner.policy_microbatches import token_budget_slices
+    from rllib_istar.learner.microbatches import token_budget_slices
 
     batch = synthetic_batch(vocab, pad_id, sizes["update"], seed=2)
     optim = torch.optim.AdamW(trainable_params(module), lr=LR)

@@ -6,20 +6,20 @@ No Ray, no torch (matplotlib only for the plots). Reads ``<out-dir>/learning*.js
 (default: the folder above ``out-dir``, i.e. ``docs/`` for the committed results).
 The runners call the same functions at their end.
 
-    python -m benchmarks.report                       # docs/benchmark_results -> tables, docs/*.png
+    python -m benchmarks.report                       # benchmarks/results -> tables, docs/benchmarks/*.png
     python -m benchmarks.report --only cost           # one benchmark
     python -m benchmarks.report --out-dir /tmp/x --plot-dir /tmp/x --no-plots
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from benchmarks.settings import FINAL_ITERS, PRM_METHODS, RESULTS_DIR, SMOOTH
+from benchmarks.results_io import existing, load_json, result_names
+from benchmarks.settings import FINAL_ITERS, PLOTS_DIR, PRM_METHODS, RESULTS_DIR, SMOOTH
 from benchmarks.stats import load_learning_results, sweep_rows, table_rows
 
 
@@ -113,7 +113,10 @@ def write_learning(out_dir: str, plot_dir: Optional[str], plots: bool = True) ->
 
 
 def default_plot_dir(out_dir: str) -> str:
-    return os.path.dirname(os.path.abspath(out_dir))
+    """docs/benchmarks/ for the committed results, else ``out_dir`` itself."""
+    if os.path.abspath(out_dir) == os.path.abspath(RESULTS_DIR):
+        return PLOTS_DIR
+    return out_dir
 
 
 # ---------------------------------------------------------------------- cost
@@ -191,10 +194,7 @@ def cost_markdown(data: Dict[str, Any]) -> str:
 
 def load_cost_results(out_dir: str) -> Dict[str, Any]:
     path = os.path.join(out_dir, "cost.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+    return load_json(path) if existing(path) else {}
 
 
 def write_cost(out_dir: str, data: Optional[Dict[str, Any]] = None) -> str:
@@ -211,14 +211,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out-dir", default=RESULTS_DIR, help="folder of the JSON results; the "
                    "tables are written there")
-    p.add_argument("--plot-dir", default=None, help="PNG folder (default: out-dir/..)")
+    p.add_argument("--plot-dir", default=None, help="PNG folder (default: docs/benchmarks/ for the committed results, else out-dir)")
     p.add_argument("--only", nargs="+", default=["learning", "cost"], choices=["learning", "cost"])
     p.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib)")
     args = p.parse_args(argv)
-    if "learning" in args.only and any(n.startswith("learning") and n.endswith(".json")
-                                       for n in os.listdir(args.out_dir)):
+    if "learning" in args.only and result_names(args.out_dir, "learning"):
         write_learning(args.out_dir, args.plot_dir, plots=not args.no_plots)
-    if "cost" in args.only and os.path.exists(os.path.join(args.out_dir, "cost.json")):
+    if "cost" in args.only and existing(os.path.join(args.out_dir, "cost.json")):
         write_cost(args.out_dir)
     return 0
 

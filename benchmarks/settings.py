@@ -17,7 +17,8 @@ from typing import Any, Dict, Tuple
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS_DIR = os.path.join(ROOT, "docs", "benchmark_results")
+RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")   # raw JSON (large files .json.gz)
+PLOTS_DIR = os.path.join(ROOT, "docs", "benchmarks")        # the PNGs the docs pages show
 
 TUNED_YAML = {"toy": "toy_istar_cpu.yaml", "sokoban": "sokoban_istar_cpu.yaml",
               "credit": "credit_istar_cpu.yaml", "social": "social_istar_cpu.yaml",
@@ -32,7 +33,7 @@ BENCH_MODEL = "tiny"
 OVERRIDES: Dict[str, Dict[str, Any]] = {
     # prm_beta: the YAMLs leave it at IStarConfig's default (0.05); the benchmark names it
     # because its sweep varies it and every recorded run's settings show it.
-    # prm_lr: the committed toy results (before issue 15) ran at 1e-3; the YAML now has 3e-4.
+    # prm_lr: the committed toy results (before the learner fixes) ran at 1e-3; the YAML now has 3e-4.
     "toy": {"prm_beta": 0.05, "prm_lr": 1e-3},
     # microbatch_size: the YAML keeps the default (16); the Sokoban benchmark runs used 32.
     # prm_lr: as the toy's (the committed Sokoban results ran at 1e-3; the YAML has 3e-4).
@@ -69,7 +70,7 @@ _TUNED = {env: load_tuned(env) for env in TUNED_YAML}
 ENV_IDS: Dict[str, str] = {env: t[0] for env, t in _TUNED.items()}
 ENV_CONFIGS: Dict[str, Dict[str, Any]] = {env: t[1] for env, t in _TUNED.items()}
 # Shared settings per env: identical for every method (lr and epochs tuned on RLOO, PRM lr
-# and alpha on istar_rloo, seed 0; see docs/BENCHMARKS.md "Tuning"). prm_lr / prm_beta /
+# and alpha on istar_rloo, seed 0; see docs/benchmarks/toy_sokoban.md "Tuning"). prm_lr / prm_beta /
 # alpha only matter to PRM methods.
 SHARED: Dict[str, Dict[str, Any]] = {env: t[2] for env, t in _TUNED.items()}
 
@@ -150,7 +151,8 @@ CREDIT_R200: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "r200_rloo_kl": ("rloo", {"kl_coef": 0.2}),
 }
 
-# The toy re-run after issue 15's fixes (the "toy_after" part): the YAML's prm_lr again
+# The toy re-run after the learner fixes (the PRM phase steps only its own optimizer;
+# zero spread is detected exactly) (the "toy_after" part): the YAML's prm_lr again
 # (OVERRIDES keeps the older results' 1e-3), seeds 0-4, every method.
 TOY_AFTER: Dict[str, Dict[str, Any]] = {"after_issue15": {"prm_lr": 3e-4}}
 TOY_AFTER_METHODS = tuple(METHODS)
@@ -160,7 +162,7 @@ TOY_AFTER_SEEDS = [0, 1, 2, 3, 4]
 TOY_BEST: Dict[str, Dict[str, Any]] = {"toy_initial_nll": {"prm_lr": 3e-4,
                                                             **ISTAR_INITIAL_NLL_KNOBS}}
 TOY_BEST_METHODS = ("istar_rloo",)
-# Sokoban re-run after issue 15's fixes (the "sokoban_after" part): the YAML's prm_lr (the
+# Sokoban re-run after the learner fixes (the "sokoban_after" part): the YAML's prm_lr (the
 # tiny-model rule, 0.3x the policy's lr; OVERRIDES keeps the older results' 1e-3), seeds
 # 0-4, every method (a run costs 120-180 s on one core; results in learning_sokoban_after_*.json).
 SOKOBAN_AFTER: Dict[str, Dict[str, Any]] = {"sokoban_after_issue15": {"prm_lr": 3e-4}}

@@ -9,8 +9,8 @@ balanced, and records per iteration: env steps, success, invalid-action rate, th
 seconds of each phase (rollout; the learner's pi_old, PRM update, PRM scoring and
 policy update; weight sync), and the process's peak RSS (learner and env runner live
 in this process: ``num_env_runners: 0``). Results go to
-``docs/benchmark_results/smollm2_demo.json`` (rewritten after every iteration), a
-markdown table beside it and ``docs/smollm2_demo.png``. The format warm-up of each
+``benchmarks/results/smollm2_demo.json`` (rewritten after every iteration), a
+markdown table beside it and ``docs/benchmarks/smollm2_demo.png``. The format warm-up of each
 seed is built before its runs (cached, timed separately).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Dict, List
 from benchmarks import common
 from benchmarks.settings import ROOT
 
-RESULTS = os.path.join(ROOT, "docs", "benchmark_results")
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
 METHODS = ("istar", "rloo")
 PHASES = ("rollout", "old_logp", "prm_update", "prm_scoring", "policy_update", "weight_sync")
 
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
                    help="override a YAML config value (YAML-parsed), e.g. --set lr=2e-3")
     p.add_argument("--tag", default="", help="suffix of the run keys (runs with --set)")
     p.add_argument("--report", action="store_true", help="only merge every smollm2_demo*.json "
-                   "in out-dir into smollm2_demo.md and docs/smollm2_demo.png")
+                   "in out-dir into smollm2_demo.md and docs/benchmarks/smollm2_demo.png")
     args = p.parse_args(argv)
     overrides = parse_overrides(args.set)
     if args.report:
@@ -214,17 +214,16 @@ def main(argv=None) -> int:
 
 def write_report(out_dir: str) -> None:
     """Merge the runs of every ``smollm2_demo*.json`` in ``out_dir`` (one per process)
-    into ``smollm2_demo.md`` there and ``smollm2_demo.png`` beside it (docs/)."""
-    import glob
-    import json
+    into ``smollm2_demo.md`` there and ``smollm2_demo.png`` in docs/benchmarks/ (report.default_plot_dir)."""
+    from benchmarks.report import default_plot_dir
+    from benchmarks.results_io import load_json, result_names
 
     merged: Dict[str, Any] = {"runs": {}}
-    for path in sorted(glob.glob(os.path.join(out_dir, "smollm2_demo*.json"))):
-        with open(path) as f:
-            merged["runs"].update(json.load(f)["runs"])
+    for name in result_names(out_dir, "smollm2_demo"):
+        merged["runs"].update(load_json(os.path.join(out_dir, name))["runs"])
     with open(os.path.join(out_dir, "smollm2_demo.md"), "w") as f:
         f.write(summary_table(merged))
-    plot(merged, os.path.join(os.path.dirname(os.path.abspath(out_dir)), "smollm2_demo.png"))
+    plot(merged, os.path.join(default_plot_dir(out_dir), "smollm2_demo.png"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ process RSS is the whole run's), saves a checkpoint every ``--checkpoint-every``
 iterations through ``Algorithm.save`` (the path Tune takes: ``IStar.save_checkpoint``
 with its file list; the two newest are kept, under ``runs/soak_checkpoints``), and every ``--record-every`` iterations
 records the RSS, the peak RSS and the mean iteration time since the last record.
-Writes ``docs/benchmark_results/soak.json`` after every record, so a cut-off run keeps
+Writes ``benchmarks/results/soak.json`` after every record, so a cut-off run keeps
 what it had. The goal: RSS at the last iteration within 10% of iteration
 100's, iteration time flat within noise; ``summary`` in the JSON holds both.
 """

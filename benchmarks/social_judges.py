@@ -1,7 +1,7 @@
 """Judge throughput: ``python -m benchmarks.social_judges [--out FILE.md]``.
 
 Measures RuleJudge calls/s over scripted self-play transcripts of every scenario, and
-OpenAICompatibleJudge calls/s against :class:`~rllib_istar.envs.social.fake_server.FakeChatServer` (loopback,
+OpenAICompatibleJudge calls/s against ``tests/doubles/fake_chat_server.py`` (loopback,
 instant replies, then ``--latency-s`` per reply): one call at a time, ``judge_many``
 on a thread pool, and
 ``CachedJudge`` with every request already cached (hits only). Optionally
@@ -19,7 +19,7 @@ from typing import Callable
 
 from rllib_istar.envs.social.cache import CachedJudge, JudgeCache
 from rllib_istar.envs.social.dialogue import should_end
-from rllib_istar.envs.social.fake_server import FakeChatServer
+from tests.doubles.fake_chat_server import FakeChatServer
 from rllib_istar.envs.social.judges import (
     HFJudge,
     JudgeRequest,

@@ -6,12 +6,12 @@ A run is the dict ``learning.py`` stores: ``{"env", "method", "seed", "variant",
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
 from typing import Any, Dict, List, Optional
 
+from benchmarks.results_io import load_json, result_names
 from benchmarks.settings import FINAL_ITERS, METHODS, SMOOTH, SWEEP
 
 
@@ -208,10 +208,8 @@ def sweep_rows(data) -> List[Dict[str, Any]]:
 def load_learning_results(out_dir: str) -> Dict[str, Any]:
     """Every ``learning*.json`` in ``out_dir``, runs merged (later files win on a key clash)."""
     data: Dict[str, Any] = {"meta": {}, "runs": {}}
-    for name in sorted(os.listdir(out_dir)):
-        if name.startswith("learning") and name.endswith(".json"):
-            with open(os.path.join(out_dir, name)) as f:
-                part = json.load(f)
-            data["meta"][name] = part.get("meta", {})
-            data["runs"].update(part.get("runs", {}))
+    for name in result_names(out_dir, "learning"):
+        part = load_json(os.path.join(out_dir, name))
+        data["meta"][name] = part.get("meta", {})
+        data["runs"].update(part.get("runs", {}))
     return data

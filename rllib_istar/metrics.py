@@ -55,7 +55,7 @@ NUM_STEP_ROWS = "num_step_rows"
 NUM_TRAJECTORIES = "num_trajectories"
 
 # --- credit quality against the env's oracle step labels (`learners/default_policy/...`,
-#     logged when the batch has labelled decisive steps; core/credit.py) ---
+#     logged when the batch has labelled decisive steps; core/credit_metrics.py) ---
 CREDIT_AUC_STEP_REWARD = "credit_auc_step_reward"  # AUC of r_phi, right vs wrong decisive steps
 CREDIT_AUC_STEP_ADV = "credit_auc_step_adv"        # AUC of A_S (after step_adv_norm)
 CREDIT_AUC_ADVANTAGE = "credit_auc_advantage"      # AUC of the final A(t) of the method

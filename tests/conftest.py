@@ -1,7 +1,10 @@
 """Shared test fixtures: CPU-only seeding, an isolated model cache, a Ray session,
 tiny models and modules, built algorithms, the EchoEnv double.
 
-Tiers: unmarked tests run in CI; ``slow`` (learning runs) with ``pytest -m slow``;
+Tiers: the unmarked tests are fast unit tests (``pytest -m "not integration"``);
+``integration`` marks tests that build Ray algorithms (they use the ``build`` or
+``ray_session`` fixture: marked here) or spawn processes (marked in their files);
+``python -m pytest`` (CI) runs both. ``slow`` (learning runs) with ``pytest -m slow``;
 ``gpu`` tests are skipped unless CUDA is available.
 """
 from __future__ import annotations
@@ -13,7 +16,14 @@ import pytest
 from lmtest_utils import WORDS, text_spaces
 
 
+#: Fixtures that start Ray: a test using one is in the ``integration`` tier.
+RAY_FIXTURES = ("build", "ray_session")
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in RAY_FIXTURES):
+            item.add_marker(pytest.mark.integration)
     try:
         import torch
 

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "rllib_istar"
 LAYERS = [
-    ("rllib_istar.columns", "rllib_istar.metrics", "rllib_istar.messages"),
+    ("rllib_istar.columns", "rllib_istar.metrics", "rllib_istar.messages", "rllib_istar.choices"),
     ("rllib_istar.core",),
     ("rllib_istar.envs",),
     ("rllib_istar.lm",),
@@ -69,7 +69,7 @@ def layer_of(name: str) -> int:
 
 def test_graph_sees_the_known_edges():
     assert "rllib_istar.core.segments" in GRAPH["rllib_istar.core.advantages"]
-    assert "rllib_istar.learner.estimators" in GRAPH["rllib_istar.learner.learner"]
+    assert "rllib_istar.learner.estimator_tables" in GRAPH["rllib_istar.learner.learner"]
     assert "rllib_istar.metrics" in GRAPH["rllib_istar.core.prm_losses"]
     assert "rllib_istar.envs.templates" in GRAPH["rllib_istar.envs.base"]  # relative import
 

@@ -12,7 +12,7 @@ The checkpoint is restored into a driver-only algorithm (no remote env runners,
 a local learner); episodes come from its local ``LLMEnvRunner``, one task per
 seed ``seed, seed + 1, ...`` (group size 1). PRM step rewards use the
 learner's PRM and, as pi_old, the restored policy:
-``r_t = beta * sum_k [log pi_phi - log pi_theta]`` (ALGORITHM.md §1); they are
+``r_t = beta * sum_k [log pi_phi - log pi_theta]`` (docs/algorithm.md §1); they are
 null for estimators without a PRM.
 
 What the summary will not claim: a rank statistic (the credit AUC, the same-state
@@ -73,8 +73,11 @@ class EvalSummary:
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> Tuple[float, float]:
     """Wilson score interval of a binomial proportion (good at 0, 1 and small n).
 
+    ```pycon
     >>> [round(x, 3) for x in wilson_interval(8, 10)]
     [0.49, 0.943]
+
+    ```
     """
     if n == 0:
         return (0.0, 1.0)
@@ -95,8 +98,11 @@ def mean_interval(values: Sequence[float], z: float = 1.96,
     near a limit (most episodes at the top return 1.0) would otherwise run past it
     (1.004 for returns in [-0.3, 1]). Pass the env's true ``bounds`` where known.
 
+    ```pycon
     >>> mean_interval([1.0] * 99 + [-0.3])[1]
     1.0
+
+    ```
     """
     n = len(values)
     if n == 0:
@@ -206,7 +212,7 @@ def sample_episodes(algo, episodes: int, seed: int = DEFAULT_SEED, chunk: int = 
 
 
 def prm_step_rewards(algo, episodes: Sequence[Any]) -> Optional[List[List[float]]]:
-    """Implicit step rewards per episode and step (ALGORITHM.md §1), or None without a PRM.
+    """Implicit step rewards per episode and step (docs/algorithm.md §1), or None without a PRM.
 
     Scored by the (first) learner's ``score_step_rewards`` through the public
     ``LearnerGroup.foreach_learner``, so it works for a local or a remote learner.
@@ -267,10 +273,10 @@ def credit_summary(records: Sequence[Dict[str, Any]],
     """Step-reward credit against the env's oracle labels (``{}`` without labelled
     decisive steps or without a PRM): the counts of right and wrong decisive steps and,
     when each class has at least ``min_per_class`` steps, the AUC of r_phi for right vs
-    wrong and the mean r_phi of each (``core.credit``)."""
+    wrong and the mean r_phi of each (``core.credit_metrics``)."""
     import torch
 
-    from rllib_istar.core.credit import decisive_auc
+    from rllib_istar.core.credit_metrics import decisive_auc
 
     pairs = [(st["prm_step_reward"], st["oracle_label"]) for rec in records for st in rec["steps"]
              if st["prm_step_reward"] is not None and st["oracle_label"] in (1.0, -1.0)]

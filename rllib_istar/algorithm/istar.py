@@ -43,7 +43,7 @@ from rllib_istar.algorithm.knobs import (
 )
 from rllib_istar.algorithm.knob_docs import render_knob_docs
 from rllib_istar.algorithm import model_defaults
-from rllib_istar.learner.estimators import EstimatorSpec, resolve_estimator
+from rllib_istar.learner.estimator_tables import EstimatorSpec, resolve_estimator
 from rllib_istar.rl_modules.specs import POLICY_ID
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
     attributes / a dict (YAML, Tune). ``validate()`` rejects unknown keys (with
     the nearest valid name), wrong types and impossible settings.
 
-    Knobs (ALGORITHM.md is the spec; sources in parentheses):
+    Knobs (docs/algorithm.md is the spec; sources in parentheses):
     """
 
     def __init__(self, algo_class=None):
@@ -384,7 +384,7 @@ class IStar(Algorithm):
 
     def _learner_data(self, episodes) -> Dict[str, Any]:
         """Whole groups per learner (RLlib's own sharding slices episodes and
-        drops ``custom_data``, notes/RLLIB_2.60.md §2.5)."""
+        drops ``custom_data``, docs/rllib_internals.md §2.5)."""
         n = max(1, self.config.num_learners)
         if n == 1:
             return {"episodes": episodes}

@@ -8,8 +8,8 @@ registry that implements them (never typed twice), and each bound is stated
 here only. ``IStarConfig`` derives its ``training()`` keywords, its validation
 (``validation.py``) and its docstring from :func:`knobs`.
 
-Sources: "ALG" = ALGORITHM.md (section), "REF" = the authors' run scripts
-(notes/PEERS.md §1.8), "OURS" = this project's choice.
+Sources: "ALG" = docs/algorithm.md (section), "REF" = the authors' run scripts
+(docs/algorithm.md §6), "OURS" = this project's choice.
 """
 from __future__ import annotations
 
@@ -22,12 +22,9 @@ from rllib_istar.core.gigpo import ANCHOR_NORMS
 from rllib_istar.core.policy_losses import RATIO_LEVELS
 from rllib_istar.core.prm_losses import TRAJ_AGGREGATIONS
 from rllib_istar.core.step_norms import STEP_ADV_NORMS
-from rllib_istar.learner.estimators import ABLATIONS, ESTIMATORS
-from rllib_istar.learner.prm_update import PRM_REFERENCES, PRM_UPDATE_ORDERS
-from rllib_istar.lm.loading import DTYPES
-from rllib_istar.rl_modules.prm import PRM_MODES
-from rllib_istar.rollout.env_runner import OUTCOME_KINDS
-from rllib_istar.rollout.generation import BACKENDS
+from rllib_istar.choices import (BACKENDS, DTYPES, OUTCOME_KINDS, PRM_MODES, PRM_REFERENCES,
+                                 PRM_UPDATE_ORDERS)
+from rllib_istar.learner.estimator_tables import ABLATIONS, ESTIMATORS
 
 SECTIONS = ("model", "rollout", "algorithm", "prm", "policy")
 
@@ -159,8 +156,8 @@ class IStarKnobs:
     flush_denormal: bool = Knob(
         True, "On CPU, building a policy or PRM module calls torch.set_flush_denormal(True) "
         "for its process (denormal floats count as 0): the backward pass of a 49k-vocabulary "
-        "softmax was once measured ~3x slower without it (SmolLM2, issue 12; the committed "
-        "benchmark saw no difference, docs/BENCHMARKS.md). It is process-wide "
+        "softmax was once measured ~3x slower without it (SmolLM2; the committed "
+        "benchmark saw no difference, docs/benchmarks/real_model.md). It is process-wide "
         "(it also affects other float code in that process); false leaves the float mode "
         "alone. OURS.", section="model")
     prm_mode: str = Knob(

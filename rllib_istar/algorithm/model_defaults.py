@@ -10,7 +10,7 @@ max_new_tokens 8, no warm-up). It says so in one line (:func:`model_defaults_lin
 value the user set is never changed; setting any of these knobs overrides its ``auto``.
 
 The tiny values are the toy's tuned settings (tuned_examples/toy_istar_cpu.yaml,
-docs/BENCHMARKS.md "Tuning"), its 8 x 8 trajectories per iteration included, except
+docs/benchmarks/toy_sokoban.md "Tuning"), its 8 x 8 trajectories per iteration included, except
 alpha: 0.03, not the toy's 0.1, because on the README's 2-step cue env (chance 0.5, 60
 iterations, seeds 0 and 1) alpha 0.1 stayed at chance on both seeds, 0.03 learned on
 both (last-10 success 0.93 and 0.96), and RLOO (alpha 0) learned on 3 of 3 earlier

@@ -55,7 +55,7 @@ def training_key_hint(key: str, valid: Iterable[str]) -> str:
 
 def check_unknown_keys(config, known: Iterable[str], fail: Fail) -> None:
     """Reject attributes that are no knob of ``known`` (RLlib's ``update_from_dict``
-    accepts any key silently, notes/RLLIB_2.60.md)."""
+    accepts any key silently, docs/rllib_internals.md)."""
     known = set(known) | {"class"}  # RLlib's from_state() leaves "class"
     for key in vars(config):
         if key not in known and not key.startswith("__"):  # "__...__": Tune's own keys

@@ -1,6 +1,6 @@
 """Experiments for ``rllib train``: read the legacy YAML, apply overrides, validate.
 
-The file format is RLlib's legacy one (notes/RLLIB_2.60.md §5)::
+The file format is RLlib's legacy one (docs/rllib_internals.md §5)::
 
     <experiment name>:
       run: IStar

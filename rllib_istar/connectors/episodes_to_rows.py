@@ -1,6 +1,6 @@
 """Learner connector: token episodes -> padded step rows (one row per env step).
 
-A step is the unit of credit (ALGORITHM.md "Objects"), so each env step
+A step is the unit of credit (docs/algorithm.md "Objects"), so each env step
 becomes one row ``prompt_ids ++ response_ids`` with a response mask; the
 trajectory and group tables ride along. Ids are taken exactly as generated
 (never re-tokenised). Groups are numbered in order of first appearance and

@@ -1,7 +1,7 @@
 """Pure torch math of iStar (arXiv 2509.19199) and its baselines.
 
 Tensors and numbers in, tensors out; never imports ray, transformers or
-vllm. Module per concern (see ALGORITHM.md for the equations):
+vllm. Module per concern (see docs/algorithm.md for the equations):
 
 * :mod:`.segments`       per-segment and masked sums, means, stds, whitening
 * :mod:`.step_rewards`   implicit step reward (§1)

@@ -1,4 +1,4 @@
-"""Episode-level and step-level advantages, and their mix (ALGORITHM.md §3).
+"""Episode-level and step-level advantages, and their mix (docs/algorithm.md §3).
 
 Episode estimators live in :data:`EPISODE_ESTIMATORS`, keyed by the names the
 configs use (``grpo``, ``grpo_mean``, ``rloo``, ``reinforce_pp``). Each maps
@@ -60,10 +60,13 @@ def register_episode_estimator(name: str) -> Callable[[EpisodeEstimator], Episod
 def get_episode_estimator(name: str) -> EpisodeEstimator:
     """Look up an estimator; unknown name -> ValueError listing the valid names.
 
+    ```pycon
     >>> get_episode_estimator("grpoo")
     Traceback (most recent call last):
     ...
     ValueError: unknown episode estimator 'grpoo'; valid: grpo, grpo_mean, reinforce_pp, rloo
+
+    ```
     """
     try:
         return EPISODE_ESTIMATORS[name]
@@ -121,11 +124,14 @@ def episode_advantages(name: str, outcomes: torch.Tensor, group_ids: torch.Tenso
     0.5774): grpo 0.8660/-0.8660, grpo_mean +-0.5, rloo 1 - 1/3 = 0.6667
     and 0 - 2/3 = -0.6667.
 
+    ```pycon
     >>> r, g = torch.tensor([1., 0., 0., 1.]), torch.zeros(4, dtype=torch.long)
     >>> [round(v, 4) for v in episode_advantages("rloo", r, g).tolist()]
     [0.6667, -0.6667, -0.6667, 0.6667]
     >>> [round(v, 3) for v in episode_advantages("grpo", r, g).tolist()]
     [0.866, -0.866, -0.866, 0.866]
+
+    ```
     """
     fn = get_episode_estimator(name)
     ids, num_groups = compact_ids(group_ids)
@@ -140,9 +146,12 @@ def step_advantages(step_rewards: torch.Tensor, group_ids: torch.Tensor,
     group of each step's trajectory -> ``(N,)``. Unbiased std; a group with
     a single step, or constant rewards, gives 0.
 
+    ```pycon
     >>> [round(v, 4) for v in step_advantages(torch.tensor([.2, .0, .1, 5.]),
     ...                                       torch.tensor([3, 3, 3, 8])).tolist()]
     [1.0, -1.0, 0.0, 0.0]
+
+    ```
     """
     ids, num_groups = compact_ids(group_ids)
     return seg_zscore(step_rewards, ids, num_groups, eps)
@@ -160,8 +169,11 @@ def mix_advantages(episode_adv_per_step: torch.Tensor, step_adv: torch.Tensor,
     Shapes: both ``(N,)`` (``A_E`` already broadcast to steps with
     :func:`broadcast_to_steps`) -> ``(N,)``.
 
+    ```pycon
     >>> mix_advantages(torch.tensor([1., -1.]), torch.tensor([0.5, 2.]), alpha=2.0).tolist()
     [2.0, 3.0]
+
+    ```
     """
     _check_alpha(alpha)
     if episode_adv_per_step.shape != step_adv.shape:
@@ -174,8 +186,11 @@ def broadcast_to_steps(traj_values: torch.Tensor, step_traj: torch.Tensor) -> to
 
     Shapes: ``traj_values (M,)``, ``step_traj (N,)`` long in ``0..M-1`` -> ``(N,)``.
 
+    ```pycon
     >>> broadcast_to_steps(torch.tensor([5., 7.]), torch.tensor([0, 0, 1])).tolist()
     [5.0, 5.0, 7.0]
+
+    ```
     """
     return traj_values[step_traj.long()]
 
@@ -188,9 +203,12 @@ def merged_outcomes(outcomes: torch.Tensor, step_rewards: torch.Tensor,
     long in ``0..M-1`` (index into ``outcomes``) -> ``(M,)``; feed the
     result to :func:`episode_advantages`.
 
+    ```pycon
     >>> merged_outcomes(torch.tensor([1., 0.]), torch.tensor([.5, .25, -1.]),
     ...                 torch.tensor([0, 0, 1]), alpha=2.0).tolist()
     [2.5, -2.0]
+
+    ```
     """
     _check_alpha(alpha)
     return outcomes + alpha * seg_sum(step_rewards, step_traj.long(), outcomes.shape[0])
@@ -204,9 +222,12 @@ def token_step_advantages(token_rewards: torch.Tensor, response_mask: torch.Tens
     Shapes: ``token_rewards, response_mask (N, L)``, ``step_group (N,)`` -> ``(N, L)``
     float32, zero off the response mask (prompt and padding).
 
+    ```pycon
     >>> token_step_advantages(torch.tensor([[0., 1.], [0., 3.]]), torch.tensor([[0., 1.], [0., 1.]]),
     ...                       torch.tensor([0, 0])).tolist()
     [[0.0, -0.7071062922477722], [0.0, 0.7071062922477722]]
+
+    ```
     """
     mask = response_mask.bool()
     token_group = step_group[:, None].expand_as(token_rewards)[mask]
@@ -222,9 +243,12 @@ def mix_token_advantages(episode_adv_per_step: torch.Tensor, token_adv: torch.Te
     Shapes: ``episode_adv_per_step (N,)``, ``token_adv, response_mask (N, L)`` -> ``(N, L)``,
     zero off the response mask.
 
+    ```pycon
     >>> mix_token_advantages(torch.tensor([1., 2.]), torch.tensor([[0., 2.], [0., 1.]]),
     ...                      torch.tensor([[0., 1.], [0., 1.]]), alpha=0.5).tolist()
     [[0.0, 2.0], [0.0, 2.5]]
+
+    ```
     """
     _check_alpha(alpha)
     if token_adv.shape != response_mask.shape or token_adv.shape[:1] != episode_adv_per_step.shape:

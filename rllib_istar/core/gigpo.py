@@ -1,4 +1,4 @@
-"""GiGPO baseline: anchor-state step groups and discounted step returns (ALGORITHM.md §5).
+"""GiGPO baseline: anchor-state step groups and discounted step returns (docs/algorithm.md §5).
 
 GiGPO (arXiv 2505.10978) adds a step term to the GRPO episode advantage:
 steps of the same task group whose observation is identical form an
@@ -29,8 +29,11 @@ def anchor_ids(group_ids: torch.Tensor, anchor_keys: Sequence[Hashable]) -> torc
     ``(N,)`` long in ``0..K-1``, numbered by first appearance. Equal keys in
     different groups never share an id.
 
+    ```pycon
     >>> anchor_ids(torch.tensor([0, 0, 0, 1]), ["a", "b", "a", "a"]).tolist()
     [0, 1, 0, 2]
+
+    ```
     """
     groups = group_ids.tolist()
     if len(anchor_keys) != len(groups):
@@ -54,9 +57,12 @@ def discounted_returns(rewards: torch.Tensor, traj_ids: torch.Tensor, step_index
     Example, gamma 0.5, rewards (1, 0, 4) at steps (0, 1, 2) given
     shuffled: R = (1 + 0 + 0.25*4, 0 + 0.5*4, 4) = (2, 2, 4).
 
+    ```pycon
     >>> discounted_returns(torch.tensor([4., 1., 0.]), torch.tensor([9, 9, 9]),
     ...                    torch.tensor([2, 0, 1]), gamma=0.5).tolist()
     [4.0, 2.0, 2.0]
+
+    ```
     """
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
@@ -115,8 +121,11 @@ def anchor_step_advantages(returns: torch.Tensor, anchor_ids: torch.Tensor, norm
     gives 0 under both norms (verl-agent leaves it unnormalised under std;
     we give 0, since one return carries no comparison).
 
+    ```pycon
     >>> anchor_step_advantages(torch.tensor([3., 1., 7.]), torch.tensor([0, 0, 1]), "mean").tolist()
     [1.0, -1.0, 0.0]
+
+    ```
     """
     if norm not in ANCHOR_NORMS:
         raise ValueError(f"unknown anchor normalisation {norm!r}; valid: " + ", ".join(sorted(ANCHOR_NORMS)))

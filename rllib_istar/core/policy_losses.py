@@ -1,4 +1,4 @@
-"""PPO-clip policy loss with a step-level importance ratio (ALGORITHM.md §4).
+"""PPO-clip policy loss with a step-level importance ratio (docs/algorithm.md §4).
 
 A ratio level turns per-token log-probs into **units** (a log-ratio, a
 validity mask and an advantage per unit); :func:`clipped_surrogate` then
@@ -80,7 +80,7 @@ RATIO_LEVELS: dict[str, Callable[..., RatioUnits]] = {
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, response_mask: torch.Tensor,
                       advantages: torch.Tensor, clip_low: float, clip_high: float,
                       ratio_level: str = "step") -> PolicyLossOutput:
-    """PPO-clip surrogate at the chosen ratio level (ALGORITHM.md §4).
+    """PPO-clip surrogate at the chosen ratio level (docs/algorithm.md §4).
 
     Shapes: ``logp (N, T)`` float, the current policy's log-probs of the
     rows' tokens (carries the graph); ``old_logp (N, T)`` float, the rollout
@@ -104,10 +104,13 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, response_mask:
     = 1.1052 > 1 + 0.05, A = 1, so the clipped term 1.05 is active: loss
     -1.05, clip_frac 1.
 
+    ```pycon
     >>> out = clipped_surrogate(torch.tensor([[0., .2, 0.]]), torch.tensor([[5., 0., 0.]]),
     ...                         torch.tensor([[0, 1, 1]]), torch.tensor([1.]), 0.2, 0.05)
     >>> round(out.loss.item(), 4), out.metrics["clip_frac"].item()
     (-1.05, 1.0)
+
+    ```
     """
     if ratio_level not in RATIO_LEVELS:
         raise ValueError(f"unknown ratio level {ratio_level!r}; valid: " + ", ".join(sorted(RATIO_LEVELS)))

@@ -1,4 +1,4 @@
-"""Losses that train the implicit PRM (ALGORITHM.md §2 and PRIME, §5).
+"""Losses that train the implicit PRM (docs/algorithm.md §2 and PRIME, §5).
 
 * :func:`preference_pairs` builds ``(winner, loser)`` trajectory pairs inside
   each group from the outcomes.
@@ -36,7 +36,7 @@ __all__ = [
     "winner_token_weights",
 ]
 
-#: How step log-ratios become a trajectory score ``Q(tau)`` (ALGORITHM.md §2):
+#: How step log-ratios become a trajectory score ``Q(tau)`` (docs/algorithm.md §2):
 #: ``sum`` is the paper's theorem, ``mean`` the authors' released code.
 TRAJ_AGGREGATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
     "sum": seg_sum,
@@ -69,13 +69,16 @@ def preference_pairs(outcomes: torch.Tensor, group_ids: torch.Tensor,
     """All within-group ``(winner, loser)`` pairs with ``outcome[w] - outcome[l] > margin``.
 
     Shapes: ``outcomes (M,)`` float, ``group_ids (M,)`` int (any values) ->
-    ``(P, 2)`` long of trajectory indices ``0..M-1``. ALGORITHM.md §2:
+    ``(P, 2)`` long of trajectory indices ``0..M-1``. docs/algorithm.md §2:
     binary success gives every success x every failure; graded outcomes
     give every pair differing by more than ``margin`` (``margin >= 0``).
     Rows are sorted by group id, then winner, then loser.
 
+    ```pycon
     >>> preference_pairs(torch.tensor([1., 0., 0., 1., 0.]), torch.tensor([0, 0, 0, 0, 1])).tolist()
     [[0, 1], [0, 2], [3, 1], [3, 2]]
+
+    ```
     """
     if margin < 0:
         raise ValueError(f"pair margin must be >= 0, got {margin}")
@@ -95,8 +98,11 @@ def groups_without_pairs(outcomes: torch.Tensor, group_ids: torch.Tensor,
 
     Shapes: ``outcomes (M,)``, ``group_ids (M,)`` -> python int.
 
+    ```pycon
     >>> groups_without_pairs(torch.tensor([1., 0., 1., 1.]), torch.tensor([0, 0, 1, 1]))
     1
+
+    ```
     """
     gid, num_groups = compact_ids(group_ids)
     pairs = preference_pairs(outcomes, gid, margin)
@@ -109,8 +115,11 @@ def pair_accuracy(traj_logratio: torch.Tensor, pairs: torch.Tensor) -> torch.Ten
 
     Shapes: ``traj_logratio (M,)``, ``pairs (P, 2)`` long -> 0-dim detached.
 
+    ```pycon
     >>> pair_accuracy(torch.tensor([2., 1., 3.]), torch.tensor([[0, 1], [0, 2]])).item()
     0.5
+
+    ```
     """
     q = traj_logratio.detach()
     if pairs.shape[0] == 0:
@@ -125,8 +134,11 @@ def trajectory_logratio(step_logratio: torch.Tensor, traj_ids: torch.Tensor,
     Shapes: ``step_logratio (N,)``, ``traj_ids (N,)`` long in ``0..M-1`` ->
     ``(M,)``; differentiable. ``agg`` in ``TRAJ_AGGREGATIONS`` (sum, mean).
 
+    ```pycon
     >>> trajectory_logratio(torch.tensor([1., 3., 2.]), torch.tensor([0, 0, 1]), 2, "mean").tolist()
     [2.0, 2.0]
+
+    ```
     """
     if agg not in TRAJ_AGGREGATIONS:
         raise ValueError(f"unknown trajectory aggregation {agg!r}; valid: "
@@ -137,7 +149,7 @@ def trajectory_logratio(step_logratio: torch.Tensor, traj_ids: torch.Tensor,
 def trajectory_dpo_loss(step_logratio: torch.Tensor, traj_ids: torch.Tensor, pairs: torch.Tensor,
                         beta: float, agg: str = "sum",
                         num_trajectories: int | None = None) -> DPOOutput:
-    """Trajectory-level DPO loss of the implicit PRM (ALGORITHM.md §2).
+    """Trajectory-level DPO loss of the implicit PRM (docs/algorithm.md §2).
 
     Shapes: ``step_logratio (N,)`` float, the unscaled per-step
     ``sum_k (log pi_phi - log pi_old)`` (:func:`step_rewards.step_logratio`),
@@ -156,10 +168,13 @@ def trajectory_dpo_loss(step_logratio: torch.Tensor, traj_ids: torch.Tensor, pai
     Example: two one-step trajectories, Q = (1, 0), beta 1:
     ``-log sigmoid(1) = 0.3133``.
 
+    ```pycon
     >>> out = trajectory_dpo_loss(torch.tensor([1., 0.]), torch.tensor([0, 1]),
     ...                           torch.tensor([[0, 1]]), beta=1.0)
     >>> round(out.loss.item(), 4), out.metrics["pair_acc"].item(), out.metrics["num_pairs"]
     (0.3133, 1.0, 1.0)
+
+    ```
     """
     traj_ids = traj_ids.long()
     pairs = pairs.long().reshape(-1, 2)
@@ -199,10 +214,13 @@ def prime_ce_loss(token_logratio: torch.Tensor, response_mask: torch.Tensor,
 
     Example: r = 1 * (2 + 0) = 2 with label 1: ``log(1 + e^-2) = 0.1269``.
 
+    ```pycon
     >>> out = prime_ce_loss(torch.tensor([[2., 0., 9.]]), torch.tensor([[1, 1, 0]]),
     ...                     torch.tensor([1.]), beta=1.0)
     >>> round(out.loss.item(), 4), out.metrics["acc"].item()
     (0.1269, 1.0)
+
+    ```
     """
     logits = beta * masked_sum(token_logratio, response_mask, dim=-1)
     target = labels.to(logits.dtype).detach()
@@ -227,10 +245,13 @@ def winner_token_weights(step_traj: torch.Tensor, pairs: torch.Tensor,
 
     Trajectory 0 wins (two steps, 2 + 1 response tokens), trajectory 1 loses:
 
+    ```pycon
     >>> w = winner_token_weights(torch.tensor([0, 0, 1]), torch.tensor([[0, 1]]),
     ...                          torch.tensor([[1, 1], [1, 0], [1, 1]]))
     >>> [round(x, 4) for x in w.tolist()]
     [0.3333, 0.3333, 0.0]
+
+    ```
     """
     mask = response_mask.to(torch.float32)
     if pairs.numel() == 0:

@@ -1,6 +1,6 @@
 """Segment and mask reductions shared by every formula in ``rllib_istar.core``.
 
-Two kinds of grouping appear in iStar (ALGORITHM.md, "Objects"):
+Two kinds of grouping appear in iStar (docs/algorithm.md, "Objects"):
 
 * **segments**: a flat ``(N,)`` vector whose entries belong to segments named
   by integer ids (steps -> trajectory, trajectories -> group, steps ->
@@ -42,9 +42,12 @@ def compact_ids(ids: torch.Tensor) -> tuple[torch.Tensor, int]:
 
     Shapes: ``ids (N,)`` any integer dtype -> ``(compact (N,) long, S)``.
 
+    ```pycon
     >>> c, s = compact_ids(torch.tensor([7, 3, 7, 9]))
     >>> c.tolist(), s
     ([1, 0, 1, 2], 3)
+
+    ```
     """
     uniq, inverse = torch.unique(ids, sorted=True, return_inverse=True)
     return inverse.long(), int(uniq.numel())
@@ -56,8 +59,11 @@ def seg_sum(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torch
     Shapes: ``values (N,)`` float, ``ids (N,)`` long in ``0..S-1`` ->
     ``(S,)``; an empty segment sums to 0. Differentiable in ``values``.
 
+    ```pycon
     >>> seg_sum(torch.tensor([1., 2., 4.]), torch.tensor([0, 1, 0]), 3).tolist()
     [5.0, 2.0, 0.0]
+
+    ```
     """
     out = values.new_zeros((num_segments,) + tuple(values.shape[1:]))
     return out.index_add(0, ids.long(), values)
@@ -68,8 +74,11 @@ def seg_count(ids: torch.Tensor, num_segments: int, dtype: torch.dtype = torch.f
 
     Shapes: ``ids (N,)`` long in ``0..S-1`` -> ``(S,)`` of ``dtype``.
 
+    ```pycon
     >>> seg_count(torch.tensor([0, 1, 0]), 3).tolist()
     [2.0, 1.0, 0.0]
+
+    ```
     """
     ones = torch.ones(ids.shape[0], dtype=dtype, device=ids.device)
     return seg_sum(ones, ids, num_segments)
@@ -80,8 +89,11 @@ def seg_mean(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torc
 
     Shapes: ``values (N,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(S,)``.
 
+    ```pycon
     >>> seg_mean(torch.tensor([1., 2., 4.]), torch.tensor([0, 1, 0]), 3).tolist()
     [2.5, 2.0, 0.0]
+
+    ```
     """
     count = seg_count(ids, num_segments, dtype=values.dtype)
     return seg_sum(values, ids, num_segments) / count.clamp(min=1)
@@ -96,8 +108,11 @@ def seg_constant(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> 
     step off them (eight copies of 0.9 in float32), so ``v - mean`` and the std
     are ~1e-8 rather than 0, and a z-score would push the whole segment one way.
 
+    ```pycon
     >>> seg_constant(torch.tensor([.9, .9, .9, 1., 2.]), torch.tensor([0, 0, 0, 1, 1]), 3).tolist()
     [True, False, True]
+
+    ```
     """
     init_hi = values.new_full((num_segments,), float("-inf"))
     init_lo = values.new_full((num_segments,), float("inf"))
@@ -111,8 +126,11 @@ def seg_centred(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> t
 
     Shapes: ``values (N,)``, ``ids (N,)`` long in ``0..S-1`` -> ``(N,)``.
 
+    ```pycon
     >>> seg_centred(torch.full((8,), 0.9), torch.zeros(8, dtype=torch.long), 1).abs().max().item()
     0.0
+
+    ```
     """
     centred = values - seg_mean(values, ids, num_segments)[ids]
     const = seg_constant(values, ids, num_segments)[ids]
@@ -127,9 +145,12 @@ def seg_std(values: torch.Tensor, ids: torch.Tensor, num_segments: int) -> torch
     (:func:`seg_constant`), gives exactly 0 (and a zero, not NaN, gradient: ``sqrt`` is only evaluated
     where the variance is positive).
 
+    ```pycon
     >>> [round(v, 4) for v in seg_std(torch.tensor([1., 0., 0., 1., 5.]),
     ...                               torch.tensor([0, 0, 0, 0, 1]), 2).tolist()]
     [0.5774, 0.0]
+
+    ```
     """
     count = seg_count(ids, num_segments, dtype=values.dtype)
     mean = seg_mean(values, ids, num_segments)
@@ -149,8 +170,11 @@ def seg_zscore(values: torch.Tensor, ids: torch.Tensor, num_segments: int,
     Where the segment's std is 0 (singleton, or all values equal, tested as
     max == min) the result is exactly 0, whatever ``eps`` (``eps = 0`` is allowed).
 
+    ```pycon
     >>> [round(v, 4) for v in seg_zscore(torch.tensor([1., 0., 3.]), torch.tensor([0, 0, 1]), 2).tolist()]
     [0.7071, -0.7071, 0.0]
+
+    ```
     """
     mean = seg_mean(values, ids, num_segments)[ids]
     std = seg_std(values, ids, num_segments)[ids]
@@ -162,8 +186,11 @@ def seg_zscore(values: torch.Tensor, ids: torch.Tensor, num_segments: int,
 def as_bool_mask(mask: torch.Tensor) -> torch.Tensor:
     """Bool view of a mask given as bool, int or float (non-zero = kept).
 
+    ```pycon
     >>> as_bool_mask(torch.tensor([0., 1., 2.])).tolist()
     [False, True, True]
+
+    ```
     """
     return mask if mask.dtype == torch.bool else mask != 0
 
@@ -175,10 +202,13 @@ def masked_sum(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> t
     None sums everything (0-dim result), ``dim=-1`` gives ``(N,)``.
     Masked-out positions may hold anything, ``nan``/``inf`` included.
 
+    ```pycon
     >>> x = torch.tensor([[1., float('nan'), 3.], [4., 5., float('inf')]])
     >>> m = torch.tensor([[1, 0, 1], [1, 1, 0]])
     >>> masked_sum(x, m, dim=-1).tolist()
     [4.0, 9.0]
+
+    ```
     """
     kept = torch.where(as_bool_mask(mask), x, torch.zeros_like(x))
     return kept.sum() if dim is None else kept.sum(dim=dim)
@@ -190,10 +220,13 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> 
     Shapes as :func:`masked_sum`. An all-False row (or mask) gives 0 that
     still carries a (zero) gradient, never NaN.
 
+    ```pycon
     >>> x = torch.tensor([[1., float('nan'), 3.], [4., 5., 6.]])
     >>> m = torch.tensor([[1, 0, 1], [0, 0, 0]])
     >>> masked_mean(x, m, dim=-1).tolist()
     [2.0, 0.0]
+
+    ```
     """
     bmask = as_bool_mask(mask)
     count = torch.broadcast_to(bmask, torch.broadcast_shapes(bmask.shape, x.shape))
@@ -212,9 +245,12 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6,
     ``shift_mean=False`` the result is ``x / (std + eps)`` (used when the
     mean is 0 by construction, as for group-centred values).
 
+    ```pycon
     >>> [round(v, 4) for v in masked_whiten(torch.tensor([1., 3., 99.]),
     ...                                     torch.tensor([1, 1, 0])).tolist()]
     [-0.7071, 0.7071, 0.0]
+
+    ```
     """
     bmask = torch.broadcast_to(as_bool_mask(mask), x.shape)
     x = torch.where(bmask, x, torch.zeros_like(x))  # nan-safe in backward too

@@ -1,4 +1,4 @@
-"""Normalisation scopes of the step advantage ``A_S`` (ALGORITHM.md §3, ``step_adv_norm``).
+"""Normalisation scopes of the step advantage ``A_S`` (docs/algorithm.md §3, ``step_adv_norm``).
 
 The paper writes ``A_S(t) = (r_phi(t) - mean(R_s)) / std(R_s)`` without saying
 over which steps ``R_s`` runs. Each scope in :data:`STEP_ADV_NORMS` maps
@@ -41,8 +41,11 @@ def group_step_ids(group_ids: torch.Tensor, step_index: torch.Tensor) -> torch.T
 
     Shapes: ``group_ids, step_index (N,)`` int -> ``(N,)`` long in ``0..K-1``.
 
+    ```pycon
     >>> group_step_ids(torch.tensor([0, 0, 1, 0]), torch.tensor([0, 1, 0, 0])).tolist()
     [0, 1, 2, 0]
+
+    ```
     """
     if group_ids.numel() == 0:
         return group_ids.long()
@@ -100,7 +103,7 @@ STEP_ADV_NORMS: Dict[str, StepNorm] = {
 def normalised_step_advantages(norm: str, step_rewards: torch.Tensor, group_ids: torch.Tensor,
                                step_index: torch.Tensor, anchor_ids: torch.Tensor,
                                eps: float = 1e-6) -> torch.Tensor:
-    """``A_S`` of each step under the scope ``norm`` (ALGORITHM.md §3).
+    """``A_S`` of each step under the scope ``norm`` (docs/algorithm.md §3).
 
     Shapes: ``step_rewards (N,)`` float; ``group_ids``, ``step_index``, ``anchor_ids``
     ``(N,)`` int (any values; anchors as ``core.gigpo.anchor_ids`` gives them) -> ``(N,)``.
@@ -110,12 +113,15 @@ def normalised_step_advantages(norm: str, step_rewards: torch.Tensor, group_ids:
     ``group_step`` compares step 0 with step 0 (+-0.707) and gives the identical
     step 1 zero; ``group`` would rank both step-1 rewards above everything.
 
+    ```pycon
     >>> r = torch.tensor([1., 5., 3., 5.]); g = torch.zeros(4, dtype=torch.long)
     >>> t = torch.tensor([0, 1, 0, 1])
     >>> [round(v, 3) for v in normalised_step_advantages("group_step", r, g, t, t).tolist()]
     [-0.707, 0.0, 0.707, 0.0]
     >>> [round(v, 3) for v in normalised_step_advantages("batch_max_abs", r, g, t, t).tolist()]
     [0.2, 1.0, 0.6, 1.0]
+
+    ```
     """
     if norm not in STEP_ADV_NORMS:
         raise ValueError(f"unknown step_adv_norm {norm!r}; valid: {', '.join(STEP_ADV_NORMS)}")

@@ -1,4 +1,4 @@
-"""Implicit step rewards of the iStar PRM (ALGORITHM.md §1).
+"""Implicit step rewards of the iStar PRM (docs/algorithm.md §1).
 
 One row is one step ``t``: the PRM's and the rollout policy's log-probs of
 that step's response tokens ``a_t`` given its prompt ``p_t``, padded to
@@ -23,12 +23,15 @@ def token_logratio(prm_logp: torch.Tensor, old_logp: torch.Tensor,
     """Per-token log-ratio ``log pi_phi - log pi_old``, 0 outside the response.
 
     Shapes: ``prm_logp, old_logp, response_mask (N, T)`` -> ``(N, T)``.
-    ALGORITHM.md §1 (the summand). Gradient flows to ``prm_logp`` at
+    docs/algorithm.md §1 (the summand). Gradient flows to ``prm_logp`` at
     response positions only.
 
+    ```pycon
     >>> token_logratio(torch.tensor([[-9., -1., -2.]]), torch.tensor([[0., -1.5, -1.]]),
     ...                torch.tensor([[0, 1, 1]])).tolist()
     [[0.0, 0.5, -1.0]]
+
+    ```
     """
     mask = as_bool_mask(response_mask)
     diff = prm_logp - old_logp
@@ -39,20 +42,23 @@ def step_logratio(prm_logp: torch.Tensor, old_logp: torch.Tensor,
                   response_mask: torch.Tensor) -> torch.Tensor:
     """Unscaled step log-ratio ``sum_{k in a_t} (log pi_phi - log pi_old)``.
 
-    Shapes: ``(N, T)`` inputs -> ``(N,)``. ALGORITHM.md §1 without ``beta``;
+    Shapes: ``(N, T)`` inputs -> ``(N,)``. docs/algorithm.md §1 without ``beta``;
     this is the quantity the trajectory DPO loss (§2) aggregates. A row
     with an empty response gives 0.
 
+    ```pycon
     >>> step_logratio(torch.tensor([[-9., -1., -2.]]), torch.tensor([[0., -1.5, -1.]]),
     ...               torch.tensor([[0, 1, 1]])).tolist()
     [-0.5]
+
+    ```
     """
     return masked_sum(prm_logp - old_logp, response_mask, dim=-1)
 
 
 def implicit_step_rewards(prm_logp: torch.Tensor, old_logp: torch.Tensor,
                           response_mask: torch.Tensor, beta: float) -> torch.Tensor:
-    """Implicit step reward ``r_phi(p_t, a_t)`` of every step (ALGORITHM.md §1).
+    """Implicit step reward ``r_phi(p_t, a_t)`` of every step (docs/algorithm.md §1).
 
     Shapes: ``prm_logp, old_logp (N, T)`` float, ``response_mask (N, T)``
     bool/0-1 (True on the step's response tokens; prompt and padding False)
@@ -61,10 +67,13 @@ def implicit_step_rewards(prm_logp: torch.Tensor, old_logp: torch.Tensor,
     Example: prompt token first, then two response tokens, then padding;
     beta 0.5: ``0.5 * ((-1 + 1.5) + (-2 + 1)) = -0.25``.
 
+    ```pycon
     >>> implicit_step_rewards(torch.tensor([[-9., -1., -2., 0.]]),
     ...                       torch.tensor([[0., -1.5, -1., 7.]]),
     ...                       torch.tensor([[0, 1, 1, 0]]), beta=0.5).tolist()
     [-0.25]
+
+    ```
     """
     return beta * step_logratio(prm_logp, old_logp, response_mask)
 
@@ -74,11 +83,14 @@ def token_implicit_rewards(prm_logp: torch.Tensor, old_logp: torch.Tensor,
     """Token-level implicit rewards ``beta * (log pi_phi - log pi_old)``, 0 off-response.
 
     Shapes: ``(N, T)`` inputs -> ``(N, T)``. Used by the token-level-PR
-    ablation and PRIME (ALGORITHM.md §5); summing a row over ``T`` gives
+    ablation and PRIME (docs/algorithm.md §5); summing a row over ``T`` gives
     :func:`implicit_step_rewards`.
 
+    ```pycon
     >>> token_implicit_rewards(torch.tensor([[-9., -1., -2.]]), torch.tensor([[0., -1.5, -1.]]),
     ...                        torch.tensor([[0, 1, 1]]), beta=0.5).tolist()
     [[0.0, 0.25, -0.5]]
+
+    ```
     """
     return beta * token_logratio(prm_logp, old_logp, response_mask)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from .base import TextEnv
 from .contract import TextEnvContractError
-from .credit import CREDIT_PRESETS, CreditChainEnv
+from .credit_chain import CREDIT_PRESETS, CreditChainEnv
 from .parsing import ACTION_FORMATS, MAX_SCAN_CHARS, ParsedAction, parse_action
 from .registry import (
     _REGISTRY,
@@ -43,7 +43,7 @@ from .registry import (
     registered_env_ids,
 )
 from .templates import PromptTemplate
-from .toy import KeyCorridorEnv
+from .key_corridor import KeyCorridorEnv
 
 __all__ = ["TextEnv", "TextEnvContractError", "KeyCorridorEnv", "CreditChainEnv",
            "CREDIT_PRESETS", "SokobanTextEnv", "PromptTemplate", "ParsedAction", "parse_action",

@@ -5,18 +5,19 @@ Observations and actions are ``str``. A subclass provides:
 * ``DEFAULT_CONFIG`` (class dict): every env_config key it accepts with its
   default; must contain the shared keys ``action_format`` ("tags" | "bare") and
   ``max_steps``. An unknown key raises ``ValueError`` naming the key and the
-  valid keys, so a typo is never silently ignored. ``_validate_config`` checks
+  valid keys, so a typo is never silently ignored. ``validate_config`` checks
   values.
-* ``PROMPT`` (a :class:`~rllib_istar.envs.templates.PromptTemplate`) and
-  ``_extra_vocabulary()`` (observation symbols, action words, numbers).
-* ``_reset_task(task_seed, options) -> obs``, ``_apply(action) -> (obs, reward,
-  terminated, won)``, ``_noop() -> (obs, reward)``, ``admissible_actions()``,
-  ``_task_id()`` and ``_observation_charset()``; optionally
-  ``_oracle_step_label(action) -> float | None`` (stored as
+* ``PROMPT`` (a :class:`~rllib_istar.envs.templates.PromptTemplate`) and, optionally,
+  ``extra_vocabulary()`` (observation symbols, action words, numbers; by default
+  found by playing the env, :mod:`.vocabulary_probe`).
+* ``reset_task(task_seed, options) -> obs``, ``apply_action(action) -> (obs, reward,
+  terminated, won)``, ``noop() -> (obs, reward)``, ``admissible_actions()``,
+  ``task_id()`` and ``observation_charset()``; optionally
+  ``oracle_step_label(action) -> float | None`` (stored as
   ``info[columns.ORACLE_LABEL]`` after every step when not None),
   ``oracle_action_labels() -> dict | None`` (the label of every admissible action at
   the current state: the same-state credit metric scores them all),
-  ``_reject_action(action) -> str | None`` (a reason to treat a parsed action as
+  ``reject_action(action) -> str | None`` (a reason to treat a parsed action as
   invalid, e.g. a free-text utterance that breaks the env's rules) and
   ``format_example_action(rng)`` (an action for the format warm-up; envs with
   pattern or free-text entries fill them in).
@@ -38,6 +39,7 @@ advances, the state does not, and the reward is the env's own no-op reward
 from __future__ import annotations
 
 import string
+import warnings
 from typing import Any, ClassVar
 
 import gymnasium
@@ -49,7 +51,16 @@ from .contract import check_apply, check_noop, check_oracle_label, check_reset_t
 from .parsing import ACTION_FORMATS, ParsedAction, parse_action
 from .templates import PromptTemplate
 
-__all__ = ["TextEnv", "ACTION_CHARSET", "MAX_ACTION_CHARS"]
+__all__ = ["TextEnv", "ACTION_CHARSET", "MAX_ACTION_CHARS", "OLD_HOOK_NAMES"]
+
+#: The hooks' names before they became public (old -> new), still accepted with a
+#: DeprecationWarning for one release (``TextEnv.__init_subclass__``).
+OLD_HOOK_NAMES = {"_extra_vocabulary": "extra_vocabulary", "_reset_task": "reset_task",
+                  "_apply": "apply_action", "_noop": "noop", "_task_id": "task_id",
+                  "_observation_charset": "observation_charset",
+                  "_max_obs_chars": "max_obs_chars", "_oracle_step_label": "oracle_step_label",
+                  "_reject_action": "reject_action", "_validate_config": "validate_config",
+                  "_info": "step_info"}
 
 #: Characters of the action space (generated responses may contain anything;
 #: ``step`` accepts any ``str``, this only bounds ``action_space.sample()``).
@@ -60,6 +71,9 @@ MAX_ACTION_CHARS = 32768
 
 class TextEnv(gymnasium.Env):
     """Base class of text environments (see the module docstring)."""
+
+    #: The hooks' old private names (old -> new), accepted for one release.
+    OLD_HOOK_NAMES: ClassVar[dict[str, str]] = OLD_HOOK_NAMES
 
     metadata: ClassVar[dict] = {"render_modes": ["ansi"], "render_fps": 4}
     DEFAULT_CONFIG: ClassVar[dict[str, Any]] = {"action_format": "tags", "max_steps": 10}
@@ -77,18 +91,29 @@ class TextEnv(gymnasium.Env):
         "action_space", "_steps", "_obs", "_done", "_won", "_task_seed",
         "_np_random", "_np_random_seed")
 
+    def __init_subclass__(cls, **kwargs: Any):
+        """Maps a subclass's hooks under their old private names (``_apply``, ...) to
+        the public ones, with a DeprecationWarning; the old names go in the next release."""
+        super().__init_subclass__(**kwargs)
+        for old, new in OLD_HOOK_NAMES.items():
+            if old in cls.__dict__ and new not in cls.__dict__:
+                warnings.warn(f"{cls.__name__}.{old} is the old name of the TextEnv hook "
+                              f"'{new}'; rename it (the old name stops working in the next "
+                              "release; docs/ENV_CONTRACT.md)", DeprecationWarning, stacklevel=2)
+                setattr(cls, new, cls.__dict__[old])
+
     def __init__(self, env_config: dict | None = None, *, render_mode: str | None = None,
                  **kwargs: Any):
         self.config = self.resolve_config(env_config, kwargs)
-        self._validate_config(self.config)
+        self.validate_config(self.config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} not supported; "
                              f"valid: {self.metadata['render_modes']}")
         self.render_mode = render_mode
         self.action_format: str = self.config["action_format"]
         self.max_steps: int = int(self.config["max_steps"])
-        self.observation_space = spaces.Text(max_length=self._max_obs_chars(), min_length=1,
-                                             charset=self._observation_charset())
+        self.observation_space = spaces.Text(max_length=self.max_obs_chars(), min_length=1,
+                                             charset=self.observation_charset())
         self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0,
                                         charset=ACTION_CHARSET)
         self._steps = 0
@@ -119,7 +144,7 @@ class TextEnv(gymnasium.Env):
         cfg.update(given)
         return cfg
 
-    def _validate_config(self, cfg: dict) -> None:
+    def validate_config(self, cfg: dict) -> None:
         """Check values; subclasses extend (call super)."""
         if cfg["action_format"] not in ACTION_FORMATS:
             raise ValueError(f"{type(self).__name__}: action_format must be one of "
@@ -141,8 +166,8 @@ class TextEnv(gymnasium.Env):
         self._steps = 0
         self._won = False
         self._done = False
-        self._obs = check_reset_task(self, self._reset_task(task_seed, options))
-        return self._obs, self._info(ParsedAction(None, True, "reset"))
+        self._obs = check_reset_task(self, self.reset_task(task_seed, options))
+        return self._obs, self.step_info(ParsedAction(None, True, "reset"))
 
     def step(self, action_text: str):
         """Parse ``action_text`` and apply it; an invalid action is a no-op."""
@@ -151,20 +176,20 @@ class TextEnv(gymnasium.Env):
                                "after the episode ended; call reset()")
         parsed = parse_action(action_text, self.admissible_actions(), self.action_format)
         if parsed.valid:
-            rejected = self._reject_action(parsed.action)
+            rejected = self.reject_action(parsed.action)
             if rejected is not None:
                 parsed = ParsedAction(None, False, str(rejected))
         self._steps += 1
         if parsed.valid:
-            obs, reward, terminated, won = check_apply(self, self._apply(parsed.action))
+            obs, reward, terminated, won = check_apply(self, self.apply_action(parsed.action))
         else:
-            (obs, reward), terminated, won = check_noop(self, self._noop()), False, False
+            (obs, reward), terminated, won = check_noop(self, self.noop()), False, False
         self._won = bool(won)
         truncated = (not terminated) and self._steps >= self.max_steps
         self._done = bool(terminated or truncated)
         self._obs = obs
-        info = self._info(parsed)
-        label = check_oracle_label(self, self._oracle_step_label(parsed.action))
+        info = self.step_info(parsed)
+        label = check_oracle_label(self, self.oracle_step_label(parsed.action))
         if label is not None:
             info[C.ORACLE_LABEL] = label
         return obs, float(reward), bool(terminated), bool(truncated), info
@@ -175,9 +200,9 @@ class TextEnv(gymnasium.Env):
             return self._obs
         return None
 
-    def _info(self, parsed: ParsedAction) -> dict:
+    def step_info(self, parsed: ParsedAction) -> dict:
         return {"won": self._won, "is_action_valid": parsed.valid,
-                "task_id": self._task_id(), "action": parsed.action,
+                "task_id": self.task_id(), "action": parsed.action,
                 "parse_reason": parsed.reason, "step": self._steps}
 
     # ----------------------------------------------------------------- prompt
@@ -191,19 +216,24 @@ class TextEnv(gymnasium.Env):
     @classmethod
     def vocabulary(cls) -> list[str]:
         """Every whitespace-separated word prompts and actions can contain (sorted)."""
-        words = set(cls.PROMPT.words()) | set(cls._extra_vocabulary())
+        words = set(cls.PROMPT.words()) | set(cls.extra_vocabulary())
         return sorted(w for w in words if w)
 
     # ------------------------------------------------------ subclass contract
     @classmethod
-    def _extra_vocabulary(cls) -> list[str]:
-        raise NotImplementedError
+    def extra_vocabulary(cls) -> list[str]:
+        """Words observations and actions can hold beyond the prompt template's. The
+        default finds them by playing the env (:mod:`.vocabulary_probe`); override it to
+        list them when some appear only in rare states (the built-in envs do)."""
+        from .vocabulary_probe import probe_vocabulary
 
-    def _max_obs_chars(self) -> int:
+        return probe_vocabulary(cls)
+
+    def max_obs_chars(self) -> int:
         """Upper bound on ``len(observation)`` (``observation_space.max_length``)."""
         return self.MAX_OBS_CHARS
 
-    def _observation_charset(self) -> str:
+    def observation_charset(self) -> str:
         """Characters observations are made of (bounds ``observation_space``)."""
         return string.ascii_letters + string.digits + " \t\n"
 
@@ -211,23 +241,23 @@ class TextEnv(gymnasium.Env):
         """Actions valid in the current state."""
         raise NotImplementedError
 
-    def _reset_task(self, task_seed: int, options: dict | None) -> str:
+    def reset_task(self, task_seed: int, options: dict | None) -> str:
         raise NotImplementedError
 
-    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+    def apply_action(self, action: str) -> tuple[str, float, bool, bool]:
         raise NotImplementedError
 
-    def _noop(self) -> tuple[str, float]:
+    def noop(self) -> tuple[str, float]:
         raise NotImplementedError
 
-    def _task_id(self) -> str:
+    def task_id(self) -> str:
         return f"{type(self).__name__}-s{self._task_seed}"
 
-    def _oracle_step_label(self, action: str | None) -> float | None:
+    def oracle_step_label(self, action: str | None) -> float | None:
         """The oracle label of the step just taken (``info[columns.ORACLE_LABEL]``):
         +1 decisive and right, -1 decisive and wrong, 0 not decisive, NaN unknown, or
-        None for no label (the default). Called after ``_apply`` (``action``: the
-        admissible action applied) or ``_noop`` (``action=None``)."""
+        None for no label (the default). Called after ``apply_action`` (``action``: the
+        admissible action applied) or ``noop`` (``action=None``)."""
         return None
 
     def oracle_action_labels(self) -> dict[str, float] | None:
@@ -239,7 +269,7 @@ class TextEnv(gymnasium.Env):
         env's state."""
         return None
 
-    def _reject_action(self, action: str) -> str | None:
+    def reject_action(self, action: str) -> str | None:
         """Why the parsed admissible ``action`` is invalid after all (the step is then a
         no-op with ``info["parse_reason"]`` set to it), or None (the default: valid).
         Envs whose admissible entries are patterns or free text
@@ -256,3 +286,17 @@ class TextEnv(gymnasium.Env):
     def current_observation(self) -> str | None:
         """The latest observation (``None`` before the first reset)."""
         return self._obs
+
+
+def _forward_to(new: str):
+    """The base's ``new`` hook under its old name, so that an old-style subclass's
+    ``super()._old(...)`` still reaches the base implementation."""
+    base_impl = TextEnv.__dict__[new]
+    if isinstance(base_impl, classmethod):
+        return classmethod(lambda cls, *a, **k: base_impl.__func__(cls, *a, **k))
+    return lambda self, *a, **k: base_impl(self, *a, **k)
+
+
+for _old, _new in OLD_HOOK_NAMES.items():
+    setattr(TextEnv, _old, _forward_to(_new))
+del _old, _new

@@ -36,33 +36,33 @@ __all__ = ["TextEnvContractError", "CONTRACT_DOC", "REQUIRED_HOOKS", "OPTIONAL_H
 CONTRACT_DOC = "docs/ENV_CONTRACT.md"
 
 #: Hooks a subclass must override (the base raises ``NotImplementedError``).
-REQUIRED_HOOKS = ("_extra_vocabulary", "admissible_actions", "_reset_task", "_apply", "_noop")
+REQUIRED_HOOKS = ("admissible_actions", "reset_task", "apply_action", "noop")
 #: Methods a subclass may override (``__init__``, ``reset``, ``step``, ``render``,
-#: ``close``, ``_validate_config`` and ``_info`` must call ``super()``).
-OPTIONAL_HOOKS = ("__init__", "_validate_config", "_max_obs_chars", "_observation_charset",
-                  "_task_id", "_oracle_step_label", "oracle_action_labels", "_reject_action",
+#: ``close``, ``validate_config`` and ``step_info`` must call ``super()``).
+OPTIONAL_HOOKS = ("__init__", "extra_vocabulary", "validate_config", "max_obs_chars", "observation_charset",
+                  "task_id", "oracle_step_label", "oracle_action_labels", "reject_action",
                   "format_example_action",
-                  "_info", "render_prompt", "reset", "step", "render", "close")
+                  "step_info", "render_prompt", "reset", "step", "render", "close")
 #: Class attributes a subclass sets (``PROMPT``) or may override.
 CLASS_SETTINGS = ("DEFAULT_CONFIG", "PROMPT", "MAX_OBS_CHARS", "ANCHOR_STATES", "metadata")
 
 #: How the base calls each hook: (positional arguments, keyword arguments, call text).
 HOOK_CALLS: dict[str, tuple[int, tuple[str, ...], str]] = {
-    "_extra_vocabulary": (0, (), "cls._extra_vocabulary() -> list[str] (a @classmethod)"),
+    "extra_vocabulary": (0, (), "cls.extra_vocabulary() -> list[str] (a @classmethod)"),
     "admissible_actions": (0, (), "admissible_actions() -> list[str]"),
-    "_reset_task": (2, (), "_reset_task(task_seed, options) -> obs: str"),
-    "_apply": (1, (), "_apply(action) -> (obs: str, reward: float, terminated: bool, won: bool)"),
-    "_noop": (0, (), "_noop() -> (obs: str, reward: float)"),
+    "reset_task": (2, (), "reset_task(task_seed, options) -> obs: str"),
+    "apply_action": (1, (), "apply_action(action) -> (obs: str, reward: float, terminated: bool, won: bool)"),
+    "noop": (0, (), "noop() -> (obs: str, reward: float)"),
     "__init__": (1, (), "__init__(env_config=None, **kwargs) calling super().__init__"),
-    "_validate_config": (1, (), "_validate_config(cfg) calling super()._validate_config(cfg)"),
-    "_max_obs_chars": (0, (), "_max_obs_chars() -> int"),
-    "_observation_charset": (0, (), "_observation_charset() -> str"),
-    "_task_id": (0, (), "_task_id() -> str"),
-    "_oracle_step_label": (1, (), "_oracle_step_label(action) -> float or None"),
+    "validate_config": (1, (), "validate_config(cfg) calling super().validate_config(cfg)"),
+    "max_obs_chars": (0, (), "max_obs_chars() -> int"),
+    "observation_charset": (0, (), "observation_charset() -> str"),
+    "task_id": (0, (), "task_id() -> str"),
+    "oracle_step_label": (1, (), "oracle_step_label(action) -> float or None"),
     "oracle_action_labels": (0, (), "oracle_action_labels() -> {action: +1/-1/0} or None"),
-    "_reject_action": (1, (), "_reject_action(action) -> str (why it is invalid) or None"),
+    "reject_action": (1, (), "reject_action(action) -> str (why it is invalid) or None"),
     "format_example_action": (1, (), "format_example_action(rng: random.Random) -> str"),
-    "_info": (1, (), "_info(parsed) -> dict calling super()._info(parsed)"),
+    "step_info": (1, (), "step_info(parsed) -> dict calling super().step_info(parsed)"),
     "render_prompt": (2, (), "render_prompt(observation, history) -> str"),
     "reset": (0, ("seed", "options"), "reset(*, seed=None, options=None) -> (obs, info)"),
     "step": (1, (), "step(action_text) -> (obs, reward, terminated, truncated, info)"),
@@ -148,7 +148,8 @@ def reserved_names(base: type) -> tuple[str, ...]:
     """Names a subclass must not define (sorted): what the base class, or gymnasium's
     ``Env`` above it, defines and is no hook, plus ``base.RESERVED_ATTRIBUTES`` (what
     ``__init__``/``reset``/``step`` set on every instance)."""
-    hooks = set(REQUIRED_HOOKS) | set(OPTIONAL_HOOKS) | set(CLASS_SETTINGS)
+    hooks = (set(REQUIRED_HOOKS) | set(OPTIONAL_HOOKS) | set(CLASS_SETTINGS)
+             | set(getattr(base, "OLD_HOOK_NAMES", {})))  # the old names, for one release
     names: set[str] = set()
     for klass in base.__mro__:
         if klass is object or klass.__module__ == "typing":
@@ -188,7 +189,7 @@ def _check_arity(cls: type, base: type) -> None:
         elif isinstance(raw, classmethod):
             target, lead = raw.__func__, (cls,)
         elif inspect.isfunction(raw):
-            if name == "_extra_vocabulary":
+            if name == "extra_vocabulary":
                 raise _fail(cls, name, "is an instance method but vocabulary() calls it on "
                                        "the class", "decorate it with @classmethod")
             target, lead = raw, (None,)
@@ -308,7 +309,7 @@ def check_reset_task(env: Any, obs: Any) -> str:
     """``obs`` if it is a ``str``, else :class:`TextEnvContractError`."""
     if isinstance(obs, str):
         return obs
-    raise _returned(env, "_reset_task", obs)
+    raise _returned(env, "reset_task", obs)
 
 
 def check_apply(env: Any, result: Any) -> tuple:
@@ -320,7 +321,7 @@ def check_apply(env: Any, result: Any) -> tuple:
     problem = _tuple_problem(result, _APPLY_FIELDS)
     if problem is None:  # a tuple subclass (e.g. a NamedTuple) with the right fields
         return result
-    raise _returned(env, "_apply", result, problem)
+    raise _returned(env, "apply_action", result, problem)
 
 
 def check_noop(env: Any, result: Any) -> tuple:
@@ -331,14 +332,14 @@ def check_noop(env: Any, result: Any) -> tuple:
     problem = _tuple_problem(result, _NOOP_FIELDS)
     if problem is None:
         return result
-    raise _returned(env, "_noop", result, problem)
+    raise _returned(env, "noop", result, problem)
 
 
 def check_oracle_label(env: Any, label: Any) -> Any:
     """``label`` if it is ``None`` or a number (NaN = unknown)."""
     if label is None or _is_number(label):
         return label
-    raise _returned(env, "_oracle_step_label", label)
+    raise _returned(env, "oracle_step_label", label)
 
 
 def check_action_labels(env: Any, labels: Any) -> Any:

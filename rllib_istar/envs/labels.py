@@ -16,9 +16,12 @@ __all__ = ["gives_action_labels"]
 def gives_action_labels(env_or_class: Any) -> bool:
     """True when the env (an instance or a class) overrides ``oracle_action_labels``.
 
-    >>> from rllib_istar.envs.credit import CreditChainEnv
+    ```pycon
+    >>> from rllib_istar.envs.credit_chain import CreditChainEnv
     >>> gives_action_labels(CreditChainEnv), gives_action_labels(TextEnv)
     (True, False)
+
+    ```
     """
     cls = env_or_class if isinstance(env_or_class, type) else type(env_or_class)
     hook = getattr(cls, "oracle_action_labels", None)

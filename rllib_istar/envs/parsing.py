@@ -44,7 +44,7 @@ Free text (both formats, e.g. Social's utterances): the admissible entry
 normalised (lower-cased, whitespace collapsed, :data:`STRIP_CHARS` stripped at both
 ends); exact and pattern entries are tried first. With ``"bare"`` the candidate is
 still the first word, so free-text envs use ``"tags"``. The env's
-``_reject_action`` hook then applies its own rules (length, role markers).
+``reject_action`` hook then applies its own rules (length, role markers).
 """
 from __future__ import annotations
 

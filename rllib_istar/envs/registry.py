@@ -21,11 +21,11 @@ Your own env: subclass :class:`~rllib_istar.envs.base.TextEnv` and register it::
         DEFAULT_CONFIG = {"action_format": "bare", "max_steps": 3}
         PROMPT = PromptTemplate(instruction="say yes")
         @classmethod
-        def _extra_vocabulary(cls): return ["yes", "no"]
+        def extra_vocabulary(cls): return ["yes", "no"]
         def admissible_actions(self): return ["yes", "no"]
-        def _reset_task(self, task_seed, options): return "question"
-        def _apply(self, action): return "question", float(action == "yes"), True, action == "yes"
-        def _noop(self): return "question", 0.0
+        def reset_task(self, task_seed, options): return "question"
+        def apply_action(self, action): return "question", float(action == "yes"), True, action == "yes"
+        def noop(self): return "question", 0.0
 
     register_text_env("me/Echo-v0", EchoEnv)   # then env_id="me/Echo-v0" in configs
 
@@ -71,8 +71,8 @@ class UnknownEnvError(ValueError):
 # id -> (factory, vocabulary or None); the built-ins resolve their class lazily
 _REGISTRY: dict[str, tuple[EnvFactory | str, list[str] | None]] = {
     SOKOBAN_ID: ("rllib_istar.envs.sokoban:SokobanTextEnv", None),
-    KEY_CORRIDOR_ID: ("rllib_istar.envs.toy:KeyCorridorEnv", None),
-    CREDIT_CHAIN_ID: ("rllib_istar.envs.credit:CreditChainEnv", None),
+    KEY_CORRIDOR_ID: ("rllib_istar.envs.key_corridor:KeyCorridorEnv", None),
+    CREDIT_CHAIN_ID: ("rllib_istar.envs.credit_chain:CreditChainEnv", None),
     WEBSHOP_ID: ("rllib_istar.envs.webshop.env:WebShopEnv", None),
     SOCIAL_ID: ("rllib_istar.envs.social.env:SocialEnv", None),
     VISUAL_SOKOBAN_ID: ("rllib_istar.envs.visual_sokoban:VisualSokobanEnv", None),

@@ -250,8 +250,8 @@ class SokobanTextEnv(TextEnv):
                                           num_boxes=self.num_boxes,
                                           num_gen_steps=self.num_gen_steps, reset=False)
 
-    def _validate_config(self, cfg: dict) -> None:
-        super()._validate_config(cfg)
+    def validate_config(self, cfg: dict) -> None:
+        super().validate_config(cfg)
         dim = cfg["dim_room"]
         if (not isinstance(dim, (tuple, list)) or len(dim) != 2
                 or not all(isinstance(d, int) and d >= 4 for d in dim)):
@@ -269,13 +269,13 @@ class SokobanTextEnv(TextEnv):
                              f"got {cfg['oracle_labels']!r}")
 
     @classmethod
-    def _extra_vocabulary(cls) -> list[str]:
+    def extra_vocabulary(cls) -> list[str]:
         return [*SYMBOLS, PLAYER_ON_TARGET, *ACTIONS, *number_words(cls.MAX_NUMBER_WORD)]
 
-    def _observation_charset(self) -> str:
+    def observation_charset(self) -> str:
         return "".join(SYMBOLS) + PLAYER_ON_TARGET + "\t\n"
 
-    def _max_obs_chars(self) -> int:
+    def max_obs_chars(self) -> int:
         h, w = self.config["dim_room"]
         return int(h) * 2 * int(w)
 
@@ -283,7 +283,7 @@ class SokobanTextEnv(TextEnv):
     def admissible_actions(self) -> list[str]:
         return list(ACTIONS)
 
-    def _reset_task(self, task_seed: int, options: dict | None) -> str:
+    def reset_task(self, task_seed: int, options: dict | None) -> str:
         unknown = sorted(set(options or {}) - {"level"})
         if unknown:
             raise ValueError(f"SokobanTextEnv.reset: unknown option(s) {unknown}; valid: ['level']")
@@ -311,7 +311,7 @@ class SokobanTextEnv(TextEnv):
         env.step(action_id, observation_mode="tiny_rgb_array")
         return room_to_text(env.room_state, env.room_fixed), float(env.reward_last)
 
-    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+    def apply_action(self, action: str) -> tuple[str, float, bool, bool]:
         env = self._legacy
         boxes = (env.room_state == 3) | (env.room_state == 4) if self.oracle_labels else None
         obs, reward = self._legacy_step(ACTIONS[action])
@@ -324,22 +324,22 @@ class SokobanTextEnv(TextEnv):
             self._oracle_label = oracle_label(before, self._push_distance)
         return obs, reward, won, won
 
-    def _noop(self) -> tuple[str, float]:
+    def noop(self) -> tuple[str, float]:
         if self.oracle_labels:
             self._oracle_label = oracle_label(self._push_distance, self._push_distance)
         return self._legacy_step(_NOOP)
 
-    def _info(self, parsed: ParsedAction) -> dict:
-        info = super()._info(parsed)
+    def step_info(self, parsed: ParsedAction) -> dict:
+        info = super().step_info(parsed)
         if self.oracle_labels:
             info["oracle_push_distance"] = self._push_distance
         return info
 
-    def _oracle_step_label(self, action: str | None) -> float | None:
-        """The label ``_apply``/``_noop`` computed (``oracle_labels`` only)."""
+    def oracle_step_label(self, action: str | None) -> float | None:
+        """The label ``apply_action``/``noop`` computed (``oracle_labels`` only)."""
         return self._oracle_label if self.oracle_labels else None
 
-    def _task_id(self) -> str:
+    def task_id(self) -> str:
         h, w = self.dim_room
         return f"sokoban-{h}x{w}-b{self.num_boxes}-s{self._task_seed}"
 

@@ -156,8 +156,8 @@ class VisualSokobanEnv(SokobanTextEnv):
         self.tile_style: str = self.config["tiles"]
         tile_table(self.tile_style, self.tile_px)  # build (and cache) the tiles now
 
-    def _validate_config(self, cfg: dict) -> None:
-        super()._validate_config(cfg)
+    def validate_config(self, cfg: dict) -> None:
+        super().validate_config(cfg)
         name = type(self).__name__
         if cfg["observation"] not in OBSERVATION_MODES:
             raise ValueError(f"{name}: observation must be one of {list(OBSERVATION_MODES)}, "
@@ -190,39 +190,39 @@ class VisualSokobanEnv(SokobanTextEnv):
 
     # ---------------------------------------------------------- vocabulary
     @classmethod
-    def _extra_vocabulary(cls) -> list[str]:
-        words = set(super()._extra_vocabulary()) | {IMAGE_PLACEHOLDER}
+    def extra_vocabulary(cls) -> list[str]:
+        words = set(super().extra_vocabulary()) | {IMAGE_PLACEHOLDER}
         words.update(HISTORY_IMAGE_TEXT.split())
         for template in IMAGE_PROMPTS.values():
             words.update(template.words())
         return sorted(words)
 
-    def _observation_charset(self) -> str:
+    def observation_charset(self) -> str:
         if self.image_observations:
             return "".join(sorted(set(IMAGE_PLACEHOLDER)))
-        return super()._observation_charset()
+        return super().observation_charset()
 
-    def _max_obs_chars(self) -> int:
+    def max_obs_chars(self) -> int:
         if self.image_observations:
             return len(IMAGE_PLACEHOLDER)
-        return super()._max_obs_chars()
+        return super().max_obs_chars()
 
     # ---------------------------------------------------------------- state
     def _shown(self, text: str) -> str:
         return IMAGE_PLACEHOLDER if self.image_observations else text
 
-    def _reset_task(self, task_seed: int, options: dict | None) -> str:
-        return self._shown(super()._reset_task(task_seed, options))
+    def reset_task(self, task_seed: int, options: dict | None) -> str:
+        return self._shown(super().reset_task(task_seed, options))
 
-    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
-        obs, reward, terminated, won = super()._apply(action)
+    def apply_action(self, action: str) -> tuple[str, float, bool, bool]:
+        obs, reward, terminated, won = super().apply_action(action)
         return self._shown(obs), reward, terminated, won
 
-    def _noop(self) -> tuple[str, float]:
-        obs, reward = super()._noop()
+    def noop(self) -> tuple[str, float]:
+        obs, reward = super().noop()
         return self._shown(obs), reward
 
-    def _task_id(self) -> str:
+    def task_id(self) -> str:
         h, w = self.dim_room
         return f"visual-sokoban-{h}x{w}-b{self.num_boxes}-s{self._task_seed}"
 

@@ -1,7 +1,7 @@
 """IStarTorchLearner: pi_old -> PRM update -> step rewards -> advantages -> PPO.
 
-``update()`` is overridden (notes/RLLIB_2.60.md §2.3) so the strict order of
-ALGORITHM.md holds inside one learner call:
+``update()`` is overridden (docs/rllib_internals.md §2.3) so the strict order of
+docs/algorithm.md holds inside one learner call:
 
 1. the learner connector turns episodes into padded step rows (whole groups);
 2. pi_old log-probs are recomputed with the learner's numerics (the gap to the
@@ -9,14 +9,19 @@ ALGORITHM.md holds inside one learner call:
 3. PRM phase (iStar: trajectory DPO, §2; PRIME: cross-entropy): with its own
    optimizer, ``prm_epochs`` steps, in micro-batches with exact gradient
    accumulation; scoring before (``prm_update: after``) or after (``before``)
-   (``prm_update.py``);
-4. advantages through the estimator tables (``estimators.py``, math in ``core``; §3, §5),
-   and, when the env labels its steps, credit-quality metrics (``credit_probe.py``);
-5. the policy's clipped surrogate (§4) through RLlib's stock epoch/minibatch loop.
+   (``prm_phase.py``, a composed :class:`PRMPhase`);
+4. advantages through the estimator tables (``estimator_tables.py``, math in ``core``; §3, §5),
+   and, when the env labels its steps, credit-quality metrics (``pooled_credit.py``);
+5. the policy's clipped surrogate (§4) through RLlib's stock epoch/minibatch loop
+   (in token-budget micro-batches with ``policy_microbatch_tokens``,
+   ``policy_microbatches.py``).
+
+Every override of an RLlib method, public or private, is in this file; why each one
+is needed is in docs/rllib_internals.md §2.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
@@ -28,12 +33,13 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TIMERS
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import policy_losses, step_rewards
-from rllib_istar.learner.credit_probe import credit_metrics, step_signals
-from rllib_istar.learner.estimators import compute_advantages
+from rllib_istar.learner.pooled_credit import credit_metrics, step_signals
+from rllib_istar.learner.estimator_tables import compute_advantages, normalised_step_rewards
 from rllib_istar.learner.initial_policy import InitialPolicy
-from rllib_istar.learner.policy_microbatches import PolicyMicrobatches
+from rllib_istar.learner.microbatches import Microbatcher
+from rllib_istar.learner.policy_microbatches import PolicyMicrobatchUpdate
+from rllib_istar.learner.prm_phase import PRMPhase, PRMScores, PRMSettings, candidate_rows
 from rllib_istar.learner.prm_replay import PRMReplay
-from rllib_istar.learner.prm_update import PRMPhase, PRMScores, candidate_rows
 from rllib_istar.learner.same_state_credit import same_state_metrics
 from rllib_istar.learner.shuffle_seed import seeded_global_numpy
 from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
@@ -42,7 +48,7 @@ from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
 PRM_REPLAY_STATE = "prm_replay"
 
 
-class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
+class IStarTorchLearner(TorchLearner):
     """Learner for IStar: one policy module and, for PRM estimators, a PRM module.
 
     Hooks for subclasses (``IStarConfig().training(learner_class=...)``):
@@ -54,7 +60,15 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
     def build(self) -> None:
         super().build()
         cfg = self.config
+        self.microbatcher = Microbatcher(cfg.microbatch_size, self._device, cfg.num_learners > 1)
         self._prm_replay = PRMReplay(cfg.prm_replay_batches)
+        self.prm_phase = self._build_prm_phase() if PRM_ID in self.module else None
+        self.policy_microbatches = None
+        if cfg.policy_microbatch_tokens:
+            self.policy_microbatches = PolicyMicrobatchUpdate(
+                budget=cfg.policy_microbatch_tokens,
+                step_units=cfg.effective_ratio_level != "token", loss_fn=self.policy_loss,
+                microbatcher=self.microbatcher, log=lambda values: self._log(POLICY_ID, values))
         # pi_init: the KL reference, the 'initial' PRM reference, and the split of r_phi into
         # its two terms in the same-state credit metrics (envs that label their actions)
         self._initial = None
@@ -65,6 +79,23 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
 
     def _plain(self, module_id: str):
         return self.module[module_id].unwrapped()
+
+    def _build_prm_phase(self) -> PRMPhase:
+        """The PRM phase with what it uses handed over explicitly."""
+        def parameters():
+            ids = {id(q) for q in self.get_parameters(self.module[PRM_ID])}
+            return {pid: p for pid, p in self._params.items() if id(p) in ids}
+
+        return PRMPhase(
+            forward_train=lambda batch: self.module[PRM_ID].forward_train(batch),
+            token_logprobs=lambda *a, **k: self._plain(PRM_ID).token_logprobs(*a, **k),
+            parameters=parameters,
+            optimizers=lambda: [self.get_optimizer(PRM_ID, name)
+                                for name in self._module_optimizers[PRM_ID]],
+            postprocess_gradients=self.postprocess_gradients,
+            settings=PRMSettings.from_config(self.config), microbatcher=self.microbatcher,
+            replay=self._prm_replay, log=lambda values: self._log(PRM_ID, values),
+            timed=self.timed)
 
     # ------------------------------------------------------------ optimizers
     @override(TorchLearner)
@@ -131,16 +162,21 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         cfg, spec = self.config, self.config.estimator
         with self.timed(M.TIMER_OLD_LOGP):
             old_logp = self._old_logp(rows)
-            init_logp = (self._chunked_logp(self._initial.token_logprobs, rows)
+            init_logp = (self.microbatcher.chunked_logp(self._initial.token_logprobs, rows)
                          if cfg.kl_coef > 0 or cfg.uses_initial_reference else None)
-        scores = self._prm_phase(spec, rows, old_logp, init_logp) if spec.prm_loss else None
+        scores = self.prm_phase.run(rows, old_logp, init_logp) if spec.prm_loss else None
         step_r = scores.step_rewards if scores is not None else None
+        labels = rows[C.STEP_ORACLE]
+        labelled = bool(((labels == 1) | (labels == -1)).any())  # decisive steps to compare
+        step_adv = None  # A_S of r_phi, computed once for the advantages and the credit metrics
+        if step_r is not None and (spec.step_signal == "implicit" or labelled):
+            step_adv = normalised_step_rewards(step_r, rows, cfg.step_adv_norm, cfg.adv_eps)
         advantages, adv_metrics = compute_advantages(
             spec, rows, alpha=cfg.step_advantage_weight, step_rewards=step_r,
             token_rewards=scores.token_rewards if scores is not None else None,
             gamma=cfg.gigpo_gamma, gigpo_norm=cfg.gigpo_step_norm, step_norm=cfg.step_adv_norm,
-            eps=cfg.adv_eps)
-        credit = self._credit_metrics(rows, advantages, scores)
+            eps=cfg.adv_eps, step_adv=step_adv)
+        credit = self._credit_metrics(rows, advantages, scores, step_adv) if labelled else {}
         self._log(POLICY_ID, {**adv_metrics, **credit, M.NUM_STEP_ROWS: len(old_logp),
                               M.NUM_TRAJECTORIES: len(rows[C.TRAJ_OUTCOME])})
         self.on_advantages(rows, step_r, advantages)
@@ -163,7 +199,7 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         return None if no_reduce else self.metrics.reduce()
 
     def score_step_rewards(self, rows: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Implicit step rewards r_phi (ALGORITHM.md §1) under the current PRM, against the
+        """Implicit step rewards r_phi (docs/algorithm.md §1) under the current PRM, against the
         current policy as pi_old (``prm_reference: rolling``) or pi_init (``initial``):
         what ``rllib evaluate`` reports.
 
@@ -172,10 +208,10 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         """
         rows = {k: v.to(self._device) for k, v in rows.items()}
         if self.config.prm_reference == "initial":
-            ref_logp = self._chunked_logp(self._initial.token_logprobs, rows)
+            ref_logp = self.microbatcher.chunked_logp(self._initial.token_logprobs, rows)
         else:
-            ref_logp = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
-        prm_logp = self._chunked_logp(self._plain(PRM_ID).token_logprobs, rows)
+            ref_logp = self.microbatcher.chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        prm_logp = self.microbatcher.chunked_logp(self._plain(PRM_ID).token_logprobs, rows)
         return step_rewards.implicit_step_rewards(prm_logp, ref_logp, rows[C.RESPONSE_MASK],
                                                   self.config.prm_beta).cpu()
 
@@ -189,10 +225,11 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
             return {}
         cfg = self.config
         prm = self._plain(PRM_ID) if PRM_ID in self.module else None
+        chunked = self.microbatcher.chunked_logp
         return same_state_metrics(
-            rows, cand_old_logp=self._chunked_logp(self._plain(POLICY_ID).token_logprobs, cands),
-            cand_init_logp=self._chunked_logp(self._initial.token_logprobs, cands),
-            cand_prm_logp=None if prm is None else self._chunked_logp(prm.token_logprobs, cands),
+            rows, cand_old_logp=chunked(self._plain(POLICY_ID).token_logprobs, cands),
+            cand_init_logp=chunked(self._initial.token_logprobs, cands),
+            cand_prm_logp=None if prm is None else chunked(prm.token_logprobs, cands),
             prm_reference=cfg.prm_reference, beta=cfg.prm_beta, step_rewards=None,
             advantages=None, sampled_signals={}, step_norm=cfg.step_adv_norm, eps=cfg.adv_eps)
 
@@ -217,46 +254,21 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         rollout = rows[C.ROLLOUT_LOGP]
         if not self.config.recompute_old_logp:
             return rollout
-        learner = self._chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        learner = self.microbatcher.chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
         gap = (learner - rollout).abs()[mask.bool()]
         if gap.numel():
             self._log(POLICY_ID, {M.LOGP_GAP: float(gap.mean()), M.LOGP_GAP_MAX: float(gap.max())})
         return learner
 
     # -------------------------------------------------------------- helpers
-    def _slices(self, n: int) -> List[slice]:
-        mb = self.config.microbatch_size
-        return [slice(i, min(i + mb, n)) for i in range(0, n, mb)]
-
-    def _synced_count(self, n: int) -> int:
-        """Max micro-batch count over DDP ranks (every rank must call backward equally)."""
-        if self.config.num_learners > 1 and torch.distributed.is_initialized():
-            t = torch.tensor([n], device=self._device)
-            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-            return int(t.item())
-        return n
-
-    def _chunked_logp(self, logp_fn, rows) -> torch.Tensor:
-        """No-grad ``logp_fn(ids, mask, response_mask=..., images=...) -> (n, L)`` over
-        micro-batches, concatenated to (N, L); only the response positions are computed.
-        ``images`` is the rows' ``columns.IMAGES`` slice (None for text envs)."""
-        ids, am, resp = rows[C.INPUT_IDS], rows[C.ATTENTION_MASK], rows[C.RESPONSE_MASK]
-        images = rows.get(C.IMAGES)
-        with torch.no_grad():
-            outs = [logp_fn(ids[sl], am[sl], response_mask=resp[sl],
-                            images=None if images is None else images[sl]).float()
-                    for sl in self._slices(len(ids))]
-        return torch.cat(outs) if outs else torch.zeros_like(rows[C.RESPONSE_MASK])
-
-    def _credit_metrics(self, rows, advantages, scores: Optional[PRMScores]) -> Dict[str, float]:
-        """Pooled (``credit_probe.py``) and same-state (``same_state_credit.py``) credit
-        metrics; ``{}`` for a batch without oracle labels."""
-        labels = rows[C.STEP_ORACLE]
-        if not bool(((labels == 1) | (labels == -1)).any()):
-            return {}  # no labelled decisive step (and so no candidates): nothing to compare
+    def _credit_metrics(self, rows, advantages, scores: Optional[PRMScores],
+                        step_adv: Optional[torch.Tensor]) -> Dict[str, float]:
+        """Pooled (``pooled_credit.py``) and same-state (``same_state_credit.py``) credit
+        metrics of a batch with labelled decisive steps; ``step_adv``: the update's ``A_S``
+        (None without a PRM)."""
         cfg = self.config
         step_r = scores.step_rewards if scores is not None else None
-        signals = step_signals(rows, step_r, step_norm=cfg.step_adv_norm, gamma=cfg.gigpo_gamma,
+        signals = step_signals(rows, step_adv, gamma=cfg.gigpo_gamma,
                                gigpo_norm=cfg.gigpo_step_norm, eps=cfg.adv_eps)
         out = credit_metrics(rows, advantages, step_r, signals, pair_margin=cfg.pair_margin)
         cands = candidate_rows(rows)
@@ -265,10 +277,11 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
         sampled = {M.CREDIT_SAMPLED_RLOO: signals["rloo"], M.CREDIT_SAMPLED_GIGPO: signals["gigpo"]}
         if "step_adv" in signals:
             sampled[M.CREDIT_SAMPLED_STEP_ADV] = signals["step_adv"]
+        chunked = self.microbatcher.chunked_logp
         out.update(same_state_metrics(
-            rows, cand_old_logp=self._chunked_logp(self._plain(POLICY_ID).token_logprobs, cands),
+            rows, cand_old_logp=chunked(self._plain(POLICY_ID).token_logprobs, cands),
             cand_init_logp=(None if self._initial is None
-                            else self._chunked_logp(self._initial.token_logprobs, cands)),
+                            else chunked(self._initial.token_logprobs, cands)),
             cand_prm_logp=scores.cand_prm_logp if scores is not None else None,
             prm_reference=cfg.prm_reference, beta=cfg.prm_beta, step_rewards=step_r,
             advantages=advantages, sampled_signals=sampled, step_norm=cfg.step_adv_norm,
@@ -280,6 +293,19 @@ class IStarTorchLearner(PolicyMicrobatches, PRMPhase, TorchLearner):
             self.metrics.log_value((module_id, key), float(value), window=1)
 
     # ------------------------------------------------------------------ loss
+    @override(TorchLearner)
+    def _uncompiled_update(self, batch: Dict, **kwargs):
+        """RLlib's forward/backward/apply over one minibatch, in token-budget micro-batches
+        when ``policy_microbatch_tokens`` is set (``policy_microbatches.py``)."""
+        if self.policy_microbatches is None or set(batch) != {POLICY_ID}:
+            return super()._uncompiled_update(batch, **kwargs)
+        for optim in self._optimizer_parameters:
+            optim.zero_grad(set_to_none=True)
+        loss_sum = self.policy_microbatches.run(self.module[POLICY_ID], batch[POLICY_ID])
+        grads = {pid: p.grad for pid, p in self._params.items() if p.grad is not None}
+        self.apply_gradients(self.postprocess_gradients(grads))
+        return {}, {POLICY_ID: loss_sum}, {}
+
     @override(TorchLearner)
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         loss, metrics = self.policy_loss(batch, fwd_out)

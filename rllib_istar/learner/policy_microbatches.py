@@ -3,7 +3,7 @@
 RLlib's ``TorchLearner._uncompiled_update`` runs one forward/backward over the
 whole minibatch. With a real vocabulary that is the memory peak (192 rows x 158
 tokens x 49k logits is ~6 GB in float32), so with ``policy_microbatch_tokens``
-set, :class:`PolicyMicrobatches` splits each minibatch into micro-batches of at
+set, :class:`PolicyMicrobatchUpdate` splits each minibatch into micro-batches of at
 most that many tokens (rows x their padded width), backpropagates each one's
 share of the loss, and then takes the one optimizer step RLlib would have taken.
 
@@ -14,90 +14,79 @@ gradient equals the minibatch gradient up to float rounding
 (tests/learner/test_policy_microbatches.py). Metrics are combined the same way
 (``ratio_max`` as a max, ``num_units`` as a sum) and logged once.
 
-A mixin for :class:`~rllib_istar.learner.learner.IStarTorchLearner` (uses its
-``policy_loss``, ``_synced_count`` and ``_log``).
+The learner's ``_uncompiled_update`` override zeroes the gradients, calls
+:meth:`PolicyMicrobatchUpdate.run` and applies them; :class:`PolicyMicrobatchUpdate`
+receives the loss function, the micro-batcher and where to log.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, List
+from typing import Callable, Dict
 
 import torch
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
-from rllib_istar.rl_modules.specs import POLICY_ID
+from rllib_istar.learner.microbatches import Microbatcher, token_budget_slices
 
 # metrics averaged by token share (the rest by unit share; these two are not means)
 _TOKEN_MEAN_METRICS = (M.APPROX_KL, M.KL_REF, M.ENTROPY)
 
 
-def token_budget_slices(lengths: List[int], budget: int) -> List[List[int]]:
-    """Row indices grouped so that ``len(group) * max(lengths[group]) <= budget``.
+class PolicyMicrobatchUpdate:
+    """The policy's forward/backward over token-budget micro-batches of one minibatch.
 
-    Rows are taken longest first (less padding per micro-batch); a row longer
-    than the budget forms a micro-batch of its own. Every row appears exactly once.
-
-    >>> token_budget_slices([3, 10, 4, 9], 20)
-    [[1, 3], [2, 0]]
+    Args:
+        budget: ``policy_microbatch_tokens``, the most tokens (rows x padded width) in
+            one micro-batch.
+        step_units: whether the surrogate averages over steps (``ratio_level`` step or
+            step_product) rather than tokens.
+        loss_fn: ``loss_fn(batch, fwd_out, unit_share, token_share) -> (loss, metrics)``,
+            the learner's policy loss.
+        microbatcher: pads the micro-batch count across DDP ranks.
+        log: ``log(metrics)`` under the policy's module id.
     """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    groups: List[List[int]] = []
-    width = 0
-    for i in order:
-        if groups and (len(groups[-1]) + 1) * max(width, lengths[i]) <= budget:
-            groups[-1].append(i)
-            width = max(width, lengths[i])
-        else:
-            groups.append([i])
-            width = lengths[i]
-    return groups
 
+    def __init__(self, *, budget: int, step_units: bool, loss_fn: Callable,
+                 microbatcher: Microbatcher, log: Callable[[Dict[str, float]], None]):
+        self.budget = int(budget)
+        self.step_units = step_units
+        self.loss_fn = loss_fn
+        self.microbatcher = microbatcher
+        self.log = log
 
-class PolicyMicrobatches:
-    """Overrides ``_uncompiled_update`` when ``config.policy_microbatch_tokens`` is set."""
-
-    def _uncompiled_update(self, batch: Dict, **kwargs):
-        budget = self.config.policy_microbatch_tokens
-        if not budget or set(batch) != {POLICY_ID}:
-            return super()._uncompiled_update(batch, **kwargs)
-        policy_batch = batch[POLICY_ID]
+    def run(self, module, policy_batch) -> torch.Tensor:
+        """Back-propagate every micro-batch's share of the loss into ``module``'s
+        gradients (not zeroed, not applied here); returns the summed loss (0-dim)."""
         mask = policy_batch[C.RESPONSE_MASK]
         lengths = policy_batch[C.ATTENTION_MASK].sum(-1).long().tolist()
-        groups = token_budget_slices(lengths, int(budget))
-        step_units = self.config.effective_ratio_level != "token"
+        groups = token_budget_slices(lengths, self.budget)
+        step_units = self.step_units
         units_total = float((mask.sum(-1) > 0).sum() if step_units else mask.sum())
         tokens_total = float(mask.sum())
-        for optim in self._optimizer_parameters:
-            optim.zero_grad(set_to_none=True)
-        module = self.module[POLICY_ID]
         merged: Dict[str, float] = {}
         loss_sum = torch.zeros((), device=mask.device)
-        count = self._synced_count(len(groups))
-        for k in range(count):
-            # ranks with fewer micro-batches run zero-weight ones so DDP's all-reduce lines up
-            idx = torch.as_tensor(groups[k] if k < len(groups) else groups[0], device=mask.device)
+        plan = self.microbatcher.padded(groups)
+        for k, (rows, weight) in enumerate(plan):
+            idx = torch.as_tensor(rows, device=mask.device)
             sub = {key: value[idx] for key, value in policy_batch.items()
                    if isinstance(value, torch.Tensor) and value.shape[:1] == mask.shape[:1]}
             sub_mask = sub[C.RESPONSE_MASK]
             units = float((sub_mask.sum(-1) > 0).sum() if step_units else sub_mask.sum())
-            weight = 1.0 if k < len(groups) else 0.0
             unit_share = weight * units / max(units_total, 1.0)
             token_share = weight * float(sub_mask.sum()) / max(tokens_total, 1.0)
-            last = k == count - 1
+            last = k == len(plan) - 1
             sync = module.no_sync() if hasattr(module, "no_sync") and not last \
                 else contextlib.nullcontext()
             with sync:
                 fwd_out = module.forward_train(sub)
-                loss, metrics = self.policy_loss(sub, fwd_out, unit_share, token_share)
+                loss, metrics = self.loss_fn(sub, fwd_out, unit_share, token_share)
                 if loss.grad_fn is not None:
                     loss.backward()
             loss_sum = loss_sum + loss.detach()
             _merge_metrics(merged, metrics, unit_share, token_share)
-        self._log(POLICY_ID, {**merged, M.NUM_POLICY_MICROBATCHES: len(groups)})
-        grads = {pid: p.grad for pid, p in self._params.items() if p.grad is not None}
-        self.apply_gradients(self.postprocess_gradients(grads))
-        return {}, {POLICY_ID: loss_sum}, {}
+        self.log({**merged, M.NUM_POLICY_MICROBATCHES: len(groups)})
+        return loss_sum
 
 
 def _merge_metrics(merged: Dict[str, float], metrics: Dict[str, torch.Tensor],

@@ -1,7 +1,7 @@
 """Same-state credit metrics of one learner update (docs/STEP_REWARDS.md "Measuring credit").
 
 Two views, both comparing a right (+1) and a wrong (-1) action only at the same prompt
-(``core.credit.same_state_accuracy``):
+(``core.credit_metrics.same_state_accuracy``):
 
 * **every labelled action** at each distinct decisive prompt of the batch (the
   runner's candidates, ``columns.CAND_*``), scored with each signal that exists for an
@@ -14,7 +14,7 @@ Two views, both comparing a right (+1) and a wrong (-1) action only at the same 
   anchor step advantage, and ``A_S`` / ``r_phi`` as computed.
 
 0.5 is no credit; 1.0 ranks the right action first everywhere. The pooled AUCs of
-``credit_probe.py`` stay beside them, and can disagree.
+``pooled_credit.py`` stay beside them, and can disagree.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
-from rllib_istar.core import credit
+from rllib_istar.core import credit_metrics as credit
 from rllib_istar.core.segments import masked_mean, masked_sum
 
 __all__ = ["same_state_metrics"]

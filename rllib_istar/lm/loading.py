@@ -17,12 +17,12 @@ import json
 import os
 from typing import Optional
 
+from rllib_istar.choices import DTYPES
 from rllib_istar.lm.cache import is_warmup_path, quiet_transformers
 from rllib_istar.lm.errors import ModelLoadError
 from rllib_istar.lm.pretrained import dequantise_gguf, require_gguf, resolve_alias
 from rllib_istar.lm.vision import is_vision_model_path, load_vision_lm
 
-DTYPES = ("float32", "bfloat16", "float16")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16",
                   "half": "float16", "float": "float32"}
 

@@ -3,7 +3,7 @@
 Whether bf16 compute pays depends on the hardware, not on the model: on a CPU that
 computes bf16 natively (AVX512-BF16, AMX-BF16) a bf16 matmul runs in about half
 the float32 time; on one that does not, torch emulates it, 2x to 90x *slower* (a
-``linear`` 2-6x, a bare ``matmul`` up to 90x; 41x was measured on one such CPU) (docs/BENCHMARKS.md
+``linear`` 2-6x, a bare ``matmul`` up to 90x; 41x was measured on one such CPU) (docs/benchmarks/real_model.md
 "Where bf16 pays"). So ``autocast_dtype: auto`` means:
 
 * CUDA: bf16 where ``torch.cuda.is_bf16_supported()``, else float32 (no autocast);

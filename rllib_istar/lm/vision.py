@@ -6,7 +6,7 @@ from a local folder (``config.json`` with a ``vision_config``, weights, tokenize
 ``preprocessor_config.json``, a chat template) or the tiny one built in code
 (``model_path: tiny-vlm``, :mod:`rllib_istar.lm.tiny_vlm`).
 
-How an image reaches the model (ALGORITHM.md "Objects": the prompt p_t holds the
+How an image reaches the model (docs/algorithm.md "Objects": the prompt p_t holds the
 current observation; here it is a picture):
 
 1. the prompt text holds :data:`~rllib_istar.envs.images.IMAGE_PLACEHOLDER` once;

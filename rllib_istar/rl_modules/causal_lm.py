@@ -34,7 +34,7 @@ Tied weights (e.g. ``lm_head.weight`` aliasing the embeddings) appear once.
 On CPU, building a module turns on ``torch.set_flush_denormal(True)`` for the
 process (``model_config["flush_denormal"]``, default True): denormal floats in the
 backward pass of a large-vocabulary softmax made a SmolLM2 training step ~3x slower
-(docs/BENCHMARKS.md "Real model on CPU").
+(docs/benchmarks/real_model.md).
 """
 from __future__ import annotations
 

@@ -24,9 +24,9 @@ from typing import List
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
 from ray.rllib.utils.annotations import override
 
+from rllib_istar.choices import PRM_MODES
 from rllib_istar.rl_modules.causal_lm import CausalLMRLModule, model_config_dict
 
-PRM_MODES = ("full", "lora")
 
 
 class ImplicitPRMRLModule(CausalLMRLModule):

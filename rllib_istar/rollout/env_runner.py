@@ -1,7 +1,7 @@
 """LLMEnvRunner: group rollouts of an LLM policy on text environments.
 
 RLlib's stock ``SingleAgentEnvRunner`` corrupts text observations and cannot
-batch ragged token arrays (notes/RLLIB_2.60.md §4), so this runner drives the
+batch ragged token arrays (docs/rllib_internals.md §4), so this runner drives the
 envs itself:
 
 * one ``sample()`` rolls out ``num_groups`` tasks x ``group_size`` trajectories;
@@ -51,15 +51,14 @@ from rllib_istar import metrics as M
 from rllib_istar.envs.deferred import supports_deferred_outcomes
 from rllib_istar.envs.images import gives_images
 from rllib_istar.envs.labels import gives_action_labels
-from rllib_istar.rollout.action_candidates import action_candidates, response_ids_encoder
+from rllib_istar.rollout.action_candidates import (
+    action_candidates,
+    response_ids_encoder,
+)
 from rllib_istar.rollout.deferred_outcomes import settle_deferred_outcomes
 from rllib_istar.rollout.prompt_budget import build_prompt
 from rllib_istar.rollout.sample_metrics import log_sample_metrics
 from rllib_istar.rollout.whole_groups import whole_groups
-
-#: ``outcome`` values: "success" = won minus the invalid penalty per invalid step;
-#: "return" = the sum of the (penalised) step rewards.
-OUTCOME_KINDS = ("success", "return")
 
 logger = logging.getLogger(__name__)
 
@@ -332,7 +331,7 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         """Counters and the task RNG; module weights only when asked for by name.
 
         Never returns ``{}`` (RLlib would then re-query without exclusions and
-        write the full weights into the checkpoint, notes/RLLIB_2.60.md §3).
+        write the full weights into the checkpoint, docs/rllib_internals.md §3).
         """
         state = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self.num_env_steps_sampled_lifetime,
                  TASK_RNG_STATE: self._task_rng.bit_generator.state,

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import torch
 
+from rllib_istar.choices import BACKENDS
 from rllib_istar.lm.vision import forward_inputs, suppressed_token_ids
 from rllib_istar.rollout.response_cut import (  # noqa: F401  (part of this module's API)
     GenerationResult,
@@ -35,7 +36,6 @@ from rllib_istar.rollout.response_cut import (  # noqa: F401  (part of this modu
     text_decoder,
 )
 
-BACKENDS = ("hf", "vllm")
 #: why an image prompt cannot go to vLLM here, and the fix
 VLLM_NO_IMAGES = ("the vllm generation backend takes no image prompts yet (image "
                   "observations); set generation_backend: hf")

@@ -1,6 +1,6 @@
 """Prompt construction with an explicit, counted truncation rule.
 
-ALGORITHM.md "Objects": the prompt p_t is the task instruction, the last
+docs/algorithm.md "Objects": the prompt p_t is the task instruction, the last
 ``history_length`` (observation, action) pairs and the current observation,
 rendered by the env's template, then tokenised (chat template if the tokenizer
 has one).

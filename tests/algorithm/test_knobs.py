@@ -8,7 +8,7 @@ from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS, KNOBS_BY_NAME, Knob
 from rllib_istar.core.gigpo import ANCHOR_NORMS
 from rllib_istar.core.policy_losses import RATIO_LEVELS
 from rllib_istar.core.prm_losses import TRAJ_AGGREGATIONS
-from rllib_istar.learner.estimators import ABLATIONS, ESTIMATORS
+from rllib_istar.learner.estimator_tables import ABLATIONS, ESTIMATORS
 from rllib_istar.lm.loading import DTYPES
 from rllib_istar.rl_modules.prm import PRM_MODES
 from rllib_istar.rollout.generation import BACKENDS

@@ -5,7 +5,7 @@ tiny model, format warm-up on random admissible actions, istar_rloo) for its
 140 iterations (~36k env steps, a few minutes on 2 cores) and compares the
 success rate of the first and last iterations. The first iterations sit near
 chance (1/3: the key is a 1-in-3 guess). The thresholds leave margin under
-the 3-seed runs of benchmarks/learning.py reported in docs/BENCHMARKS.md.
+the 3-seed runs of benchmarks/learning.py reported in docs/benchmarks/toy_sokoban.md.
 
     python -m pytest -m slow tests/algorithm/test_learning_slow.py
 """

@@ -2,18 +2,18 @@
 were produced with (no Ray, no training: milliseconds)."""
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from benchmarks import settings as S
+from benchmarks.results_io import load_json, result_names
 from rllib_istar import IStarConfig
 from rllib_istar.core.step_norms import STEP_ADV_NORMS
 
-RESULTS = os.path.join(S.ROOT, "docs", "benchmark_results")
+RESULTS = S.RESULTS_DIR
 
-# The literal settings of the committed results (docs/benchmark_results/*.json), as the
+# The literal settings of the committed results (benchmarks/results/), as the
 # benchmark scripts wrote them before they read the tuned YAMLs.
 TOY = dict(group_size=8, num_groups=8, max_new_tokens=2, lr=1e-3, num_epochs=3,
            format_warmup_steps=150, prm_lr=1e-3, prm_beta=0.05, step_advantage_weight=0.1)
@@ -33,8 +33,7 @@ WEBSHOP = dict(format_warmup_steps=150, response_prefix="<think> </think> <actio
 
 
 def _load(name):
-    with open(os.path.join(RESULTS, name)) as f:
-        return json.load(f)
+    return load_json(os.path.join(RESULTS, name))
 
 
 def test_shared_settings_are_the_committed_ones():
@@ -60,8 +59,7 @@ def test_the_norms_default_arm_is_istarconfigs_default():
     assert {v["step_adv_norm"] for v in S.NORMS.values()} == set(STEP_ADV_NORMS)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in os.listdir(RESULTS)
-                                        if n.startswith("learning") and n.endswith(".json")))
+@pytest.mark.parametrize("name", result_names(RESULTS, "learning"))
 def test_every_committed_learning_run_has_the_loaded_settings(name):
     runs = _load(name)["runs"]
     assert runs

@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from benchmarks import credit_sim as cs
-from rllib_istar.core.credit import decisive_auc
+from rllib_istar.core.credit_metrics import decisive_auc
 from rllib_istar.core.prm_losses import preference_pairs, trajectory_dpo_loss
-
 
 
 @pytest.fixture(autouse=True)
@@ -176,9 +175,9 @@ def test_config_rejects_a_frozen_prm_with_the_initial_reference():
 
 
 def test_table_accuracy_matches_the_learners_same_state_metric():
-    """The simulation's exact table metric and core.credit.same_state_accuracy (what the
+    """The simulation's exact table metric and core.credit_metrics.same_state_accuracy (what the
     learner logs) agree on random tables, seed by seed."""
-    from rllib_istar.core.credit import same_state_accuracy as core_accuracy
+    from rllib_istar.core.credit_metrics import same_state_accuracy as core_accuracy
 
     gen = torch.Generator().manual_seed(0)
     signal = torch.randint(-2, 3, (3, 5, 3), generator=gen).double()  # ties happen

@@ -14,6 +14,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+#: spawns processes or starts Ray: the integration tier (tests/conftest.py)
+pytestmark = pytest.mark.integration
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HANG_TIMEOUT_S = 900
 TIME_KEYS = {"train": ("train_step_s", "nograd_pass_s"), "update": ("update_s",),

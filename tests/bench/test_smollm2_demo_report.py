@@ -1,5 +1,5 @@
 """benchmarks/smollm2_demo.py's table and plot on a hand-made result (the real run needs
-the SmolLM2 folder and hours; its numbers are in docs/BENCHMARKS.md)."""
+the SmolLM2 folder and hours; its numbers are in docs/benchmarks/real_model.md)."""
 from benchmarks.smollm2_demo import PHASES, summary_table
 
 

@@ -5,7 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from rllib_istar.algorithm.checkpoint_files import COMPLETE, checkpoint_status
+
+#: spawns processes or starts Ray: the integration tier (tests/conftest.py)
+pytestmark = pytest.mark.integration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -29,6 +29,9 @@ from rllib_istar.algorithm.checkpoint_files import (
     write_manifest,
 )
 
+#: spawns processes or starts Ray: the integration tier (tests/conftest.py)
+pytestmark = pytest.mark.integration
+
 YAML = """\
 job:
   run: IStar

@@ -10,7 +10,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 from cli_helpers import MAIN_JOB, ROOT, progress_lines, run_module
+
+#: spawns processes or starts Ray: the integration tier (tests/conftest.py)
+pytestmark = pytest.mark.integration
 
 
 def test_console_script_and_module_agree_on_help_and_errors(tmp_path):

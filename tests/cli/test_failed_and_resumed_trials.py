@@ -11,6 +11,9 @@ import shutil
 import pytest
 from cli_helpers import run_cli, write_yaml
 
+#: spawns processes or starts Ray: the integration tier (tests/conftest.py)
+pytestmark = pytest.mark.integration
+
 YAML = """\
 exp:
   run: IStar

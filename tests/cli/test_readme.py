@@ -35,9 +35,10 @@ def test_readme_python_config_validates():
     scope["config"].validate()
 
 
-def test_readme_hook_snippet_defines_a_learner_subclass():
+def test_python_page_hook_snippet_defines_a_learner_subclass():
+    page = (ROOT / "docs" / "python.md").read_text()
     snippet = re.search(r"```python\n(from rllib_istar.learner.learner import .*?)```",
-                        README, flags=re.S).group(1)
+                        page, flags=re.S).group(1)
     scope = {}
     exec(snippet, scope)  # noqa: S102 (our own README)
     from rllib_istar.learner.learner import IStarTorchLearner

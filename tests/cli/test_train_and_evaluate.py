@@ -8,6 +8,9 @@ import re
 import pytest
 from cli_helpers import EXAMPLES, MAIN_JOB, progress_lines, run_cli
 
+#: spawns processes or starts Ray: the integration tier (tests/conftest.py)
+pytestmark = pytest.mark.integration
+
 LINE = re.compile(r"^\[toy_istar_cpu\] iter +(\d+) \| steps +\d+ \| success [01]\.\d\d \| "
                   r"return +-?\d+\.\d\d \| dpo \d\.\d{3} \| pair_acc [01]\.\d\d \| \d+\.\ds$")
 

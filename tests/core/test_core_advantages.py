@@ -1,4 +1,4 @@
-"""Advantages (ALGORITHM.md §3): estimators by hand, registry, properties."""
+"""Advantages (docs/algorithm.md §3): estimators by hand, registry, properties."""
 import math
 
 import pytest

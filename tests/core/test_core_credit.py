@@ -1,9 +1,9 @@
-"""Credit-quality metrics on hand-made cases (core/credit.py)."""
+"""Credit-quality metrics on hand-made cases (core/credit_metrics.py)."""
 import math
 
 import torch
 
-from rllib_istar.core.credit import decisive_auc, decisive_gap_share, mean_abs_by_decisiveness
+from rllib_istar.core.credit_metrics import decisive_auc, decisive_gap_share, mean_abs_by_decisiveness
 
 NAN = float("nan")
 

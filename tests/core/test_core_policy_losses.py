@@ -1,4 +1,4 @@
-"""Clipped surrogate by ratio level (ALGORITHM.md §4)."""
+"""Clipped surrogate by ratio level (docs/algorithm.md §4)."""
 import math
 
 import pytest

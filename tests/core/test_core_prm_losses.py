@@ -1,4 +1,4 @@
-"""PRM losses (ALGORITHM.md §2, PRIME): pairs, trajectory DPO, CE, gradient reach."""
+"""PRM losses (docs/algorithm.md §2, PRIME): pairs, trajectory DPO, CE, gradient reach."""
 import math
 
 import pytest

@@ -1,10 +1,10 @@
-"""Same-state credit math (core/credit.py): hand-made cases where the pooled AUC misleads."""
+"""Same-state credit math (core/credit_metrics.py): hand-made cases where the pooled AUC misleads."""
 import math
 
 import pytest
 import torch
 
-from rllib_istar.core.credit import (
+from rllib_istar.core.credit_metrics import (
     counterfactual_step_advantages,
     decisive_auc,
     same_state_accuracy,

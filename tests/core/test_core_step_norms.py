@@ -1,4 +1,4 @@
-"""``step_adv_norm`` scopes on hand-made cases (ALGORITHM.md §3)."""
+"""``step_adv_norm`` scopes on hand-made cases (docs/algorithm.md §3)."""
 import math
 
 import pytest

@@ -1,4 +1,4 @@
-"""Implicit step rewards (ALGORITHM.md §1): hand values and mask properties."""
+"""Implicit step rewards (docs/algorithm.md §1): hand values and mask properties."""
 import pytest
 import torch
 from hypothesis import given, settings

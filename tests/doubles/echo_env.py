@@ -14,17 +14,17 @@ class EchoEnv(TextEnv):
     PROMPT: ClassVar[PromptTemplate] = PromptTemplate(instruction="say yes")
 
     @classmethod
-    def _extra_vocabulary(cls):
+    def extra_vocabulary(cls):
         return ["yes", "no", "question", "zebra"]
 
     def admissible_actions(self):
         return ["yes", "no"]
 
-    def _reset_task(self, task_seed, options):
+    def reset_task(self, task_seed, options):
         return "question"
 
-    def _apply(self, action):
+    def apply_action(self, action):
         return "question", float(action == "yes"), True, action == "yes"
 
-    def _noop(self):
+    def noop(self):
         return "question", 0.0

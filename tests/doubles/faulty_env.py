@@ -36,7 +36,7 @@ import ray.cloudpickle
 
 from rllib_istar.envs import register_text_env
 from rllib_istar.envs.registry import registered_env_ids
-from rllib_istar.envs.toy import KeyCorridorEnv
+from rllib_istar.envs.key_corridor import KeyCorridorEnv
 from rllib_istar.rollout.env_runner import LLMEnvRunner
 
 FAULTY_ENV_ID = "test/Faulty-v0"

@@ -4,9 +4,9 @@ import pytest
 
 from rllib_istar.envs.base import TextEnv
 from rllib_istar.envs.contract import TextEnvContractError, check_action_labels
-from rllib_istar.envs.credit import CreditChainEnv
+from rllib_istar.envs.credit_chain import CreditChainEnv
 from rllib_istar.envs.labels import gives_action_labels
-from rllib_istar.envs.toy import KeyCorridorEnv
+from rllib_istar.envs.key_corridor import KeyCorridorEnv
 from rllib_istar.rollout.action_candidates import action_candidates, is_decisive
 
 

@@ -64,35 +64,35 @@ class MissingApply(TextEnv):
     PROMPT = PromptTemplate(instruction="say yes")
 
     @classmethod
-    def _extra_vocabulary(cls):
+    def extra_vocabulary(cls):
         return ["yes"]
 
     def admissible_actions(self):
         return ["yes"]
 
-    def _reset_task(self, task_seed, options):
+    def reset_task(self, task_seed, options):
         return "question"
 
-    def _noop(self):
+    def noop(self):
         return "question", 0.0
 
 
 class ApplyWithoutAction(EchoEnv):
-    def _apply(self):
+    def apply_action(self):
         return "question", 1.0, True, True
 
 
 class ResetTaskWithOneArg(EchoEnv):
-    def _reset_task(self, task_seed):
+    def reset_task(self, task_seed):
         return "question"
 
 
 class ApplyIsNone(EchoEnv):
-    _apply = None
+    apply_action = None
 
 
 class InstanceVocabulary(EchoEnv):
-    def _extra_vocabulary(self):
+    def extra_vocabulary(self):
         return ["yes"]
 
 
@@ -103,7 +103,7 @@ class HelperNamedObs(EchoEnv):
     def _obs(self):
         return "question"
 
-    def _reset_task(self, task_seed, options):
+    def reset_task(self, task_seed, options):
         return self._obs()
 
 
@@ -136,11 +136,11 @@ class PromptAsString(EchoEnv):
 
 
 BAD_CLASSES = [
-    (MissingApply, "_apply", False),  # no member: the class's own line
-    (ApplyWithoutAction, "_apply", True),
-    (ResetTaskWithOneArg, "_reset_task", True),
-    (ApplyIsNone, "_apply", True),
-    (InstanceVocabulary, "_extra_vocabulary", True),
+    (MissingApply, "apply_action", False),  # no member: the class's own line
+    (ApplyWithoutAction, "apply_action", True),
+    (ResetTaskWithOneArg, "reset_task", True),
+    (ApplyIsNone, "apply_action", True),
+    (InstanceVocabulary, "extra_vocabulary", True),
     (HelperNamedObs, "_obs", True),
     (MaxStepsProperty, "max_steps", True),
     (OwnVocabulary, "vocabulary", True),
@@ -169,10 +169,10 @@ def test_messages_say_what_is_wrong_and_the_fix():
             contract.check_text_env_class(cls, TextEnv)
         return str(info.value)
 
-    assert "required hook _apply is not defined" in message(MissingApply)
-    assert "add _apply(action) -> (obs: str, reward: float, terminated: bool, won: bool)" \
+    assert "required hook apply_action is not defined" in message(MissingApply)
+    assert "add apply_action(action) -> (obs: str, reward: float, terminated: bool, won: bool)" \
         in message(MissingApply)
-    assert "_apply(self)" in message(ApplyWithoutAction)
+    assert "apply_action(self)" in message(ApplyWithoutAction)
     assert "@classmethod" in message(InstanceVocabulary)
     assert "reserved name '_obs'" in message(HelperNamedObs) and "rename" in message(HelperNamedObs)
     assert "['max_steps']" in message(ConfigWithoutMaxSteps)
@@ -184,9 +184,9 @@ def test_messages_say_what_is_wrong_and_the_fix():
 def test_a_class_without_prompt_is_refused():
     class NoPrompt(TextEnv):
         DEFAULT_CONFIG = {"action_format": "bare", "max_steps": 3}
-        _extra_vocabulary = EchoEnv.__dict__["_extra_vocabulary"]
-        admissible_actions, _reset_task = EchoEnv.admissible_actions, EchoEnv._reset_task
-        _apply, _noop = EchoEnv._apply, EchoEnv._noop
+        extra_vocabulary = EchoEnv.__dict__["extra_vocabulary"]
+        admissible_actions, reset_task = EchoEnv.admissible_actions, EchoEnv.reset_task
+        apply_action, noop = EchoEnv.apply_action, EchoEnv.noop
 
     with pytest.raises(TextEnvContractError) as info:
         contract.check_text_env_class(NoPrompt, TextEnv)
@@ -211,23 +211,23 @@ class FullyHooked(EchoEnv):
         super().__init__(env_config, **kwargs)
         self.bonus = self.config["bonus"]
 
-    def _validate_config(self, cfg):
-        super()._validate_config(cfg)
+    def validate_config(self, cfg):
+        super().validate_config(cfg)
 
-    def _max_obs_chars(self):
+    def max_obs_chars(self):
         return 32
 
-    def _observation_charset(self):
+    def observation_charset(self):
         return "abcdefghijklmnopqrstuvwxyz"
 
-    def _task_id(self):
+    def task_id(self):
         return f"full-{self._task_seed}"
 
-    def _oracle_step_label(self, action):
+    def oracle_step_label(self, action):
         return 1.0 if action == "yes" else (0.0 if action is None else -1.0)
 
-    def _info(self, parsed):
-        return dict(super()._info(parsed), extra=True)
+    def step_info(self, parsed):
+        return dict(super().step_info(parsed), extra=True)
 
     def render_prompt(self, observation, history):
         return super().render_prompt(observation, [])
@@ -239,7 +239,7 @@ class FullyHooked(EchoEnv):
         return super().step(action_text)
 
     @staticmethod
-    def _noop():
+    def noop():
         return "question", 0.0
 
 
@@ -273,50 +273,50 @@ def test_the_oracle_label_hook_fills_the_info_key():
 
 # ------------------------------------------------------------- run time: return shapes
 class ApplyThreeTuple(EchoEnv):
-    def _apply(self, action):
+    def apply_action(self, action):
         return "question", 1.0, True
 
 
 class ApplyNonStrObs(EchoEnv):
-    def _apply(self, action):
+    def apply_action(self, action):
         return 42, 1.0, True, True
 
 
 class ApplyStrReward(EchoEnv):
-    def _apply(self, action):
+    def apply_action(self, action):
         return "question", "1.0", True, True
 
 
 class ApplyIntTerminated(EchoEnv):
-    def _apply(self, action):
+    def apply_action(self, action):
         return "question", 1.0, 1, True
 
 
 class ResetTaskReturnsNone(EchoEnv):
-    def _reset_task(self, task_seed, options):
+    def reset_task(self, task_seed, options):
         self.question = "question"  # forgot the return
 
 
 class NoopReturnsObsOnly(EchoEnv):
-    def _noop(self):
+    def noop(self):
         return "question"
 
 
 class LabelIsText(EchoEnv):
-    def _oracle_step_label(self, action):
+    def oracle_step_label(self, action):
         return "right"
 
 
 RUNTIME = [
-    (ApplyThreeTuple, "_apply", "yes", ["('question', 1.0, True)", "tuple of 3, expected 4"]),
-    (ApplyNonStrObs, "_apply", "yes", ["its obs is 42 (int)"]),
-    (ApplyStrReward, "_apply", "yes", ["its reward is '1.0' (str)"]),
-    (ApplyIntTerminated, "_apply", "yes", ["its terminated is 1 (int)"]),
-    (ResetTaskReturnsNone, "_reset_task", None, ["returned None (NoneType)",
-                                                "_reset_task(task_seed, options) -> obs: str"]),
-    (NoopReturnsObsOnly, "_noop", "maybe", ["returned 'question' (str)",
-                                            "_noop() -> (obs: str, reward: float)"]),
-    (LabelIsText, "_oracle_step_label", "yes", ["returned 'right' (str)", "float or None"]),
+    (ApplyThreeTuple, "apply_action", "yes", ["('question', 1.0, True)", "tuple of 3, expected 4"]),
+    (ApplyNonStrObs, "apply_action", "yes", ["its obs is 42 (int)"]),
+    (ApplyStrReward, "apply_action", "yes", ["its reward is '1.0' (str)"]),
+    (ApplyIntTerminated, "apply_action", "yes", ["its terminated is 1 (int)"]),
+    (ResetTaskReturnsNone, "reset_task", None, ["returned None (NoneType)",
+                                                "reset_task(task_seed, options) -> obs: str"]),
+    (NoopReturnsObsOnly, "noop", "maybe", ["returned 'question' (str)",
+                                            "noop() -> (obs: str, reward: float)"]),
+    (LabelIsText, "oracle_step_label", "yes", ["returned 'right' (str)", "float or None"]),
 ]
 
 
@@ -332,7 +332,7 @@ def test_a_bad_return_shape_fails_at_run_time(cls, member, action, needles):
     assert "the contract is" in msg
     for needle in needles:
         assert needle in msg, msg
-    if member == "_apply":
+    if member == "apply_action":
         assert "(obs: str, reward: float, terminated: bool, won: bool)" in msg
 
 
@@ -343,7 +343,7 @@ class ApplyNamedTuple(EchoEnv):
         terminated: bool
         won: bool
 
-    def _apply(self, action):
+    def apply_action(self, action):
         return self.Result("question", np.float32(1.0), np.bool_(True), np.bool_(True))
 
 
@@ -394,7 +394,7 @@ def test_instance_attributes_are_the_reserved_ones_plus_the_subclass_own(cls):
 def test_reserved_names_come_from_the_base_class():
     reserved = set(contract.reserved_names(TextEnv))
     hooks = set(contract.REQUIRED_HOOKS) | set(contract.OPTIONAL_HOOKS) | set(
-        contract.CLASS_SETTINGS)
+        contract.CLASS_SETTINGS) | set(TextEnv.OLD_HOOK_NAMES)
     assert set(TextEnv.RESERVED_ATTRIBUTES) <= reserved and not reserved & hooks
     assert {"vocabulary", "config_keys", "resolve_config", "current_observation", "np_random",
             "unwrapped", "spec", "RESERVED_ATTRIBUTES"} <= reserved
@@ -411,6 +411,7 @@ def test_required_hooks_are_the_ones_the_base_leaves_unimplemented():
                      and "raise NotImplementedError" in inspect.getsource(getattr(raw, "__func__",
                                                                                    raw))}
     assert unimplemented == set(contract.REQUIRED_HOOKS)
+    assert "extra_vocabulary" not in contract.REQUIRED_HOOKS  # found by playing the env
 
 
 def test_the_base_hooks_accept_the_calls_the_contract_describes():

@@ -19,7 +19,7 @@ from rllib_istar.envs.registry import (
     tiny_vocabulary,
 )
 from rllib_istar.envs.social.env import SocialEnv
-from rllib_istar.envs.social.fake_server import FakeChatServer
+from doubles.fake_chat_server import FakeChatServer
 from rllib_istar.envs.social.judges import RuleJudge, reward_from_scores
 
 

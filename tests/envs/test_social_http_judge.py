@@ -9,7 +9,7 @@ import time
 import pytest
 
 from rllib_istar.envs.social.cache import CachedJudge, JudgeCache, cache_key
-from rllib_istar.envs.social.fake_server import FakeChatServer
+from doubles.fake_chat_server import FakeChatServer
 from rllib_istar.envs.social.judges import (
     JudgeParseError,
     JudgeRequest,

@@ -36,7 +36,7 @@ def test_the_built_in_real_model_envs_keep_their_measured_layout(module, name):
 
 
 def test_the_tiny_model_envs_put_the_observation_last():
-    from rllib_istar.envs.credit import _PROMPT as credit
-    from rllib_istar.envs.toy import _PROMPT as toy
+    from rllib_istar.envs.credit_chain import _PROMPT as credit
+    from rllib_istar.envs.key_corridor import _PROMPT as toy
 
     assert toy.observation_last and credit.observation_last

@@ -7,7 +7,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from rllib_istar.envs import KeyCorridorEnv
-from rllib_istar.envs.toy import COLORS
+from rllib_istar.envs.key_corridor import COLORS
 
 
 def run(env, actions):

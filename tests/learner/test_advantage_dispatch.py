@@ -1,4 +1,4 @@
-"""The one advantage dispatch (learner/estimators.py): tables and hand-made rows."""
+"""The one advantage dispatch (learner/estimator_tables.py): tables and hand-made rows."""
 import pytest
 import torch
 
@@ -6,7 +6,7 @@ from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import advantages as adv
 from rllib_istar.core import gigpo
-from rllib_istar.learner.estimators import (
+from rllib_istar.learner.estimator_tables import (
     ABLATIONS,
     ESTIMATORS,
     STEP_SIGNALS,

@@ -33,7 +33,7 @@ def test_credit_metrics_are_logged_each_iteration(build, estimator):
 
 def test_credit_metrics_are_absent_without_labels():
     """A batch whose rows carry no oracle label logs no credit metric."""
-    from rllib_istar.learner.credit_probe import credit_metrics
+    from rllib_istar.learner.pooled_credit import credit_metrics
 
     rows = {"step_oracle": torch.full((4,), float("nan"))}
     assert credit_metrics(rows, torch.zeros(4), None, {}, pair_margin=0.0) == {}
@@ -53,7 +53,7 @@ def test_frozen_prm_never_trains_and_still_scores(build):
 
 
 def test_frozen_prm_is_rejected_on_outcome_only_estimators():
-    from rllib_istar.learner.estimators import resolve_estimator
+    from rllib_istar.learner.estimator_tables import resolve_estimator
 
     with pytest.raises(ValueError, match="ablation 'frozen_prm' modifies an iStar estimator"):
         resolve_estimator("rloo", "frozen_prm")

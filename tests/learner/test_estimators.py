@@ -61,16 +61,16 @@ def test_step_rewards_come_from_the_updated_prm_only_with_prm_update_before(buil
         learner = algo.learner_group._learner
         prm = learner.module["prm"]
         captured = {}
-        original = learner._prm_phase
+        original = learner.prm_phase.run
 
-        def spy(spec, rows, old_logp, init_logp, _orig=original):
-            captured["pre"] = learner._chunked_logp(prm.token_logprobs, rows)
-            out = _orig(spec, rows, old_logp, init_logp)
-            captured["post"] = learner._chunked_logp(prm.token_logprobs, rows)
+        def spy(rows, old_logp, init_logp, _orig=original):
+            captured["pre"] = learner.microbatcher.chunked_logp(prm.token_logprobs, rows)
+            out = _orig(rows, old_logp, init_logp)
+            captured["post"] = learner.microbatcher.chunked_logp(prm.token_logprobs, rows)
             captured["args"] = (rows[C.RESPONSE_MASK], old_logp, out[0])
             return out
 
-        learner._prm_phase = spy
+        learner.prm_phase.run = spy
         algo.train()
         mask, old_logp, used = captured["args"]
         beta = algo.config.prm_beta
@@ -90,7 +90,7 @@ def test_policy_update_leaves_prm_untouched_and_prm_update_leaves_policy_untouch
     rows = {k: v for k, v in episodes_to_rows(episodes).items()}
     old_logp = learner._old_logp(rows)
     policy0, prm0 = module_state(algo, "default_policy"), module_state(algo, "prm")
-    learner._dpo_step(rows, old_logp)
+    learner.prm_phase.dpo_step(rows, old_logp)
     assert changed(policy0, module_state(algo, "default_policy")) == []
     assert len(changed(prm0, module_state(algo, "prm"))) == len(prm0)
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from algo_utils import tiny_config
 
-from rllib_istar.learner.policy_microbatches import token_budget_slices
+from rllib_istar.learner.microbatches import token_budget_slices
+from rllib_istar.learner.policy_microbatches import PolicyMicrobatchUpdate
 
 
 @pytest.mark.parametrize("lengths, budget, expected", [
@@ -34,21 +35,15 @@ def test_token_budget_slices_cover_every_row_once_within_budget():
         assert all(len(g) * max(lengths[i] for i in g) <= budget for g in groups)
 
 
-class _WithBudget:
-    """The learner's frozen config with ``policy_microbatch_tokens`` overridden."""
-
-    def __init__(self, config, budget):
-        self._config, self.policy_microbatch_tokens = config, budget
-
-    def __getattr__(self, name):
-        return getattr(self._config, name)
-
-
 def _grads_of_one_update(learner, batch, budget, monkeypatch):
-    """Run ``_uncompiled_update`` on ``batch`` with ``budget``; capture the gradients
-    handed to ``apply_gradients`` instead of stepping."""
+    """Run ``_uncompiled_update`` on ``batch`` in token-budget micro-batches of ``budget``
+    tokens (None: RLlib's one pass); capture the gradients handed to ``apply_gradients``
+    instead of stepping."""
     captured = {}
-    monkeypatch.setattr(learner, "config", _WithBudget(learner.config, budget))
+    update = None if budget is None else PolicyMicrobatchUpdate(
+        budget=budget, step_units=learner.config.effective_ratio_level != "token",
+        loss_fn=learner.policy_loss, microbatcher=learner.microbatcher, log=lambda values: None)
+    monkeypatch.setattr(learner, "policy_microbatches", update)
     monkeypatch.setattr(learner, "apply_gradients", lambda grads: captured.update(
         {k: v.detach().clone() for k, v in grads.items() if v is not None}))
     forwards = []

@@ -21,15 +21,16 @@ def _rows_with_pairs(algo):
 
 def _captured_grads(learner, rows, ref):
     seen = {}
-    original = learner._step_prm_optimizer
+    phase = learner.prm_phase
+    original = phase.step_optimizers
 
-    def capture(grads):
+    def capture(params, grads):
         seen.update({pid: g.clone() for pid, g in grads.items()})
-        return original(grads)
+        return original(params, grads)
 
-    learner._step_prm_optimizer = capture
-    metrics = learner._dpo_step(rows, ref)
-    learner._step_prm_optimizer = original
+    phase.step_optimizers = capture
+    metrics = phase.dpo_step(rows, ref)
+    phase.step_optimizers = original
     return seen, metrics
 
 
@@ -76,9 +77,9 @@ def test_nll_term_moves_the_prm_only_and_raises_the_winners_likelihood(build):
     prm = learner.module["prm"]
     pairs = prm_losses.preference_pairs(rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], 0.0)
     winners = prm_losses.winner_token_weights(rows[C.STEP_TRAJ], pairs, rows[C.RESPONSE_MASK]) > 0
-    before = masked_sum(learner._chunked_logp(prm.token_logprobs, rows), rows[C.RESPONSE_MASK], -1)
+    before = masked_sum(learner.microbatcher.chunked_logp(prm.token_logprobs, rows), rows[C.RESPONSE_MASK], -1)
     policy0 = module_state(algo, "default_policy")
-    learner._dpo_step(rows, ref)
-    after = masked_sum(learner._chunked_logp(prm.token_logprobs, rows), rows[C.RESPONSE_MASK], -1)
+    learner.prm_phase.dpo_step(rows, ref)
+    after = masked_sum(learner.microbatcher.chunked_logp(prm.token_logprobs, rows), rows[C.RESPONSE_MASK], -1)
     assert changed(policy0, module_state(algo, "default_policy")) == []
     assert float(after[winners].mean()) > float(before[winners].mean())

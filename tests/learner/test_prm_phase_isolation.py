@@ -31,13 +31,13 @@ def test_prm_phase_after_a_first_train_leaves_the_policy_bit_identical(build, es
     assert any(p.grad is not None for p in policy.parameters()), \
         "the first update should leave policy gradients behind (the state the bug needs)"
     seen = {}
-    original = learner._prm_phase
+    original = learner.prm_phase.run
 
-    def watch(spec, rows, old_logp, init_logp, _orig=original):
+    def watch(rows, old_logp, init_logp, _orig=original):
         before, steps_before = _policy_params(learner), _adam_steps(learner, "default_policy")
         prm_before = module_state(algo, "prm")
         prm_steps_before = _adam_steps(learner, "prm")
-        out = _orig(spec, rows, old_logp, init_logp)
+        out = _orig(rows, old_logp, init_logp)
         seen["policy_moved"] = [i for i, (a, b) in enumerate(zip(before, _policy_params(learner)))
                                 if not torch.equal(a, b)]
         seen["policy_adam"] = (steps_before, _adam_steps(learner, "default_policy"))
@@ -46,7 +46,7 @@ def test_prm_phase_after_a_first_train_leaves_the_policy_bit_identical(build, es
         seen["n_prm"] = len(prm_before)
         return out
 
-    learner._prm_phase = watch
+    learner.prm_phase.run = watch
     algo.train()
     assert seen["policy_moved"] == [], f"{len(seen['policy_moved'])} policy tensors moved"
     assert seen["policy_adam"][0] == seen["policy_adam"][1], "the policy optimizer stepped"

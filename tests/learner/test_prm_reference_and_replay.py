@@ -40,9 +40,9 @@ def test_initial_reference_logprobs_equal_the_initial_models_after_training(buil
     assert changed(policy0, module_state(algo, "default_policy")), "the policy should move"
     learner = algo.learner_group._learner
     rows = _rows(algo)
-    init = learner._chunked_logp(learner._initial.token_logprobs, rows)
+    init = learner.microbatcher.chunked_logp(learner._initial.token_logprobs, rows)
     expected = _fresh_policy_logp(algo, rows)
-    policy_now = learner._chunked_logp(learner.module["default_policy"].token_logprobs, rows)
+    policy_now = learner.microbatcher.chunked_logp(learner.module["default_policy"].token_logprobs, rows)
     mask = rows[C.RESPONSE_MASK].bool()
     assert torch.allclose(init[mask], expected[mask], atol=1e-5)
     assert not torch.allclose(policy_now[mask], expected[mask], atol=1e-3)
@@ -56,9 +56,9 @@ def test_initial_reference_scores_against_pi_init(build):
     learner = algo.learner_group._learner
     rows = _rows(algo)
     r = learner.score_step_rewards(rows)
-    prm = learner._chunked_logp(learner.module["prm"].token_logprobs, rows)
-    init = learner._chunked_logp(learner._initial.token_logprobs, rows)
-    old = learner._chunked_logp(learner.module["default_policy"].token_logprobs, rows)
+    prm = learner.microbatcher.chunked_logp(learner.module["prm"].token_logprobs, rows)
+    init = learner.microbatcher.chunked_logp(learner._initial.token_logprobs, rows)
+    old = learner.microbatcher.chunked_logp(learner.module["default_policy"].token_logprobs, rows)
     beta, mask = algo.config.prm_beta, rows[C.RESPONSE_MASK]
     from rllib_istar.core.step_rewards import implicit_step_rewards
 
@@ -84,17 +84,17 @@ def test_replay_trains_the_prm_on_recent_batches_and_only_the_prm(build):
     seen = []
     for expected_batches in (1, 2, 3, 3):
         before, policy_before = _adam_steps(learner, "prm"), module_state(algo, "default_policy")
-        original = learner._prm_phase
+        original = learner.prm_phase.run
 
-        def watch(spec, rows, old_logp, init_logp, _orig=original):
+        def watch(rows, old_logp, init_logp, _orig=original):
             p0 = module_state(algo, "default_policy")
-            out = _orig(spec, rows, old_logp, init_logp)
+            out = _orig(rows, old_logp, init_logp)
             seen.append(changed(p0, module_state(algo, "default_policy")))
             return out
 
-        learner._prm_phase = watch
+        learner.prm_phase.run = watch
         result = algo.train()
-        learner._prm_phase = original
+        learner.prm_phase.run = original
         after = _adam_steps(learner, "prm")
         assert after == [s + 2 * expected_batches for s in before] if before else \
             after == [2.0 * expected_batches]

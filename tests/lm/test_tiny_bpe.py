@@ -6,7 +6,7 @@ import os
 import pytest
 from lmtest_utils import WORDS, bpe_model_path
 
-from rllib_istar.envs.toy import KeyCorridorEnv
+from rllib_istar.envs.key_corridor import KeyCorridorEnv
 from rllib_istar.lm import encode_prompt, load_causal_lm, load_tokenizer
 from rllib_istar.lm.tiny_bpe import (
     DEFAULT_SYSTEM,

@@ -4,7 +4,7 @@ import torch
 
 from rllib_istar import columns as C
 from rllib_istar.envs import register_text_env
-from rllib_istar.envs.toy import KeyCorridorEnv
+from rllib_istar.envs.key_corridor import KeyCorridorEnv
 from rllib_istar.rollout.env_runner import LLMEnvRunner
 
 

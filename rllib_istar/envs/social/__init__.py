@@ -12,8 +12,9 @@ either (it is a higher import layer), local models load through ``transformers``
 * :mod:`.partners` (:class:`Partner`, :class:`ScriptedPartner`) and
   :mod:`.hf_partner` (:class:`HFPartner`).
 * :mod:`.judges` (:class:`RuleJudge`, :class:`HFJudge`, :class:`OpenAICompatibleJudge`)
-  and :mod:`.cache` (:class:`JudgeCache`, :class:`CachedJudge`); :mod:`.fake_server`
-  for tests and the benchmark (`benchmarks/social_judges.py`).
+  and :mod:`.cache` (:class:`JudgeCache`, :class:`CachedJudge`). A local
+  OpenAI-compatible fake server for the tests and the benchmark is a test double
+  (``tests/doubles/fake_chat_server.py``).
 
 The env built from these pieces is :class:`.env.SocialEnv` (``rllib_istar/Social-v0``;
 its module docstring states the turn structure, what counts as invalid output, the

@@ -1,6 +1,6 @@
 """``SocialEnv`` (``rllib_istar/Social-v0``): open dialogue whose outcome a judge gives.
 
-A SOTOPIA-like env built offline (issue 13). A task (drawn from the seed, shared by
+A SOTOPIA-like env built offline. A task (drawn from the seed, shared by
 a group) is one of the packaged scenarios (:mod:`.scenarios`) and the side the agent
 plays. Side 0 speaks first: when the agent is side 1 the partner's opening line is
 in the first observation.
@@ -149,8 +149,8 @@ class SocialEnv(TextEnv):
         self._pending: JudgeRequest | None = None
         self._scored = False
 
-    def _validate_config(self, cfg: dict) -> None:
-        super()._validate_config(cfg)
+    def validate_config(self, cfg: dict) -> None:
+        super().validate_config(cfg)
         name = type(self).__name__
         if cfg["action_format"] != "tags":
             raise ValueError(f"{name}: action_format must be 'tags' (an utterance is free "
@@ -226,10 +226,10 @@ class SocialEnv(TextEnv):
 
     # --------------------------------------------------------------- contract
     @classmethod
-    def _extra_vocabulary(cls) -> list[str]:
+    def extra_vocabulary(cls) -> list[str]:
         return scenario_vocabulary() + [FREE_TEXT_ENTRY] + FREE_TEXT_ENTRY.split()
 
-    def _observation_charset(self) -> str:
+    def observation_charset(self) -> str:
         return string.printable
 
     def admissible_actions(self) -> list[str]:
@@ -241,7 +241,7 @@ class SocialEnv(TextEnv):
         return "\n".join([self.PROMPT.instruction, observation,
                           self.PROMPT.hint(self.action_format)])
 
-    def _task_id(self) -> str:
+    def task_id(self) -> str:
         sid = self.scenario.id if self.scenario is not None else "none"
         return f"Social-{sid}-side{self.agent}"
 
@@ -249,7 +249,7 @@ class SocialEnv(TextEnv):
         return (background(self.scenario, self.agent) + "\n"
                 + format_transcript(self.scenario, self.transcript, next_side=self.agent))
 
-    def _reset_task(self, task_seed: int, options: dict | None) -> str:
+    def reset_task(self, task_seed: int, options: dict | None) -> str:
         self.scenario = select_scenario(task_seed, self.scenarios)
         side = self.config["agent_side"]
         self.agent = int(side) if side is not None else random.Random(2 * task_seed + 1).randrange(2)
@@ -259,12 +259,12 @@ class SocialEnv(TextEnv):
             self.transcript.append((0, self.partner.reply(self.scenario, self.transcript, 0)))
         return self._observation()
 
-    def _reject_action(self, action: str) -> str | None:
+    def reject_action(self, action: str) -> str | None:
         reason = check_utterance(self.scenario, self.agent, action,
                                  self.config["max_utterance_chars"])
         return None if reason == "ok" else f"invalid utterance: {reason}"
 
-    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+    def apply_action(self, action: str) -> tuple[str, float, bool, bool]:
         max_turns = self.config["max_turns"]
         self.transcript.append((self.agent, action))
         if not should_end(self.transcript, max_turns):
@@ -273,7 +273,7 @@ class SocialEnv(TextEnv):
                                                               other)))
         return self._observation(), 0.0, should_end(self.transcript, max_turns), False
 
-    def _noop(self) -> tuple[str, float]:
+    def noop(self) -> tuple[str, float]:
         return self._observation(), 0.0
 
     def format_example_action(self, rng) -> str:

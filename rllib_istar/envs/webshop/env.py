@@ -183,8 +183,8 @@ class WebShopEnv(TextEnv):
         self._page_text = ""
         self._pending_label = 0.0
 
-    def _validate_config(self, cfg: dict) -> None:
-        super()._validate_config(cfg)
+    def validate_config(self, cfg: dict) -> None:
+        super().validate_config(cfg)
         n = cfg["num_products"]
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NUM_PRODUCTS:
             raise ValueError(f"WebShopEnv: num_products must be an int in [1, {MAX_NUM_PRODUCTS}], "
@@ -206,10 +206,10 @@ class WebShopEnv(TextEnv):
             raise ValueError("WebShopEnv: attributes_file/human_goals_file need items_file")
 
     @classmethod
-    def _extra_vocabulary(cls) -> list[str]:
+    def extra_vocabulary(cls) -> list[str]:
         return sorted(webshop_words() | {str(i) for i in range(101)})
 
-    def _observation_charset(self) -> str:
+    def observation_charset(self) -> str:
         return string.printable + "›"
 
     # ------------------------------------------------------------------ pages
@@ -253,7 +253,7 @@ class WebShopEnv(TextEnv):
         return set(self.results[start: start + pages.RESULTS_PER_PAGE])
 
     # ------------------------------------------------------------------ hooks
-    def _reset_task(self, task_seed: int, options: dict | None) -> str:
+    def reset_task(self, task_seed: int, options: dict | None) -> str:
         if options and "goal_index" in options:
             index = options["goal_index"]
             if isinstance(index, bool) or not isinstance(index, int) \
@@ -269,7 +269,7 @@ class WebShopEnv(TextEnv):
         self.task_score, self._pending_label = 0.0, 0.0
         return self._render()
 
-    def _apply(self, action: str) -> tuple[str, float, bool, bool]:
+    def apply_action(self, action: str) -> tuple[str, float, bool, bool]:
         if action.startswith("search["):
             self.results = self.index.search(action[len("search["):-1])
             self.page, self.results_page = "results", 1
@@ -319,17 +319,17 @@ class WebShopEnv(TextEnv):
             return 0.0 if all(w in matched_before for w in wanted) else 1.0
         return -1.0 if name in self.goal.options else 0.0
 
-    def _noop(self) -> tuple[str, float]:
+    def noop(self) -> tuple[str, float]:
         self._pending_label = 0.0
         return self._page_text, 0.0
 
-    def _oracle_step_label(self, action: str | None) -> float:
+    def oracle_step_label(self, action: str | None) -> float:
         return 0.0 if action is None else self._pending_label
 
-    def _info(self, parsed: ParsedAction) -> dict:
-        info = super()._info(parsed)
+    def step_info(self, parsed: ParsedAction) -> dict:
+        info = super().step_info(parsed)
         info["task_score"] = self.task_score
         return info
 
-    def _task_id(self) -> str:
+    def task_id(self) -> str:
         return f"webshop-{self.config['split']}-g{self.goal_index}"
