@@ -14,6 +14,8 @@ import importlib.abc
 import importlib.util
 import sys
 
+from rllib_istar import tiny_words
+
 __version__ = "0.1.0"
 __all__ = ["IStarConfig", "IStar", "register", "__version__"]
 
@@ -65,6 +67,15 @@ def register() -> None:
     register_trainable("IStar", IStar)
     register_envs()
 
+
+def _env_tiny_vocabulary(env_id):
+    """The env registry's word list for a tiny model (``tiny_words.py``)."""
+    from rllib_istar.envs.registry import tiny_vocabulary
+
+    return tiny_vocabulary(env_id)
+
+
+tiny_words.set_source(_env_tiny_vocabulary)
 
 if _RLLIB_REGISTRY in sys.modules:
     _add_to_rllib_registry(sys.modules[_RLLIB_REGISTRY])

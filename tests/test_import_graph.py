@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "rllib_istar"
 LAYERS = [
-    ("rllib_istar.columns", "rllib_istar.metrics", "rllib_istar.messages", "rllib_istar.choices"),
+    ("rllib_istar.columns", "rllib_istar.metrics", "rllib_istar.messages", "rllib_istar.choices",
+     "rllib_istar.image_placeholder", "rllib_istar.tiny_words"),
     ("rllib_istar.core",),
     ("rllib_istar.envs",),
     ("rllib_istar.lm",),

@@ -31,8 +31,8 @@ def search_config() -> IStarConfig:
                       max_new_tokens=2, group_size=8, num_groups=8, num_epochs=3,
                       lr=tune.loguniform(3e-4, 2e-3),
                       prm_lr=tune.loguniform(3e-4, 2e-3),
-                      step_advantage_weight=tune.uniform(0.05, 1.0),   # alpha (ALG §3)
-                      prm_beta=tune.choice([0.05, 0.1, 0.5]))   # beta (ALG §1)
+                      step_advantage_weight=tune.uniform(0.05, 1.0),   # alpha (docs/algorithm.md §3)
+                      prm_beta=tune.choice([0.05, 0.1, 0.5]))   # beta (docs/algorithm.md §1)
             .debugging(seed=0))
 
 

@@ -384,7 +384,7 @@ class IStar(Algorithm):
 
     def _learner_data(self, episodes) -> Dict[str, Any]:
         """Whole groups per learner (RLlib's own sharding slices episodes and
-        drops ``custom_data``, docs/rllib_internals.md §2.5)."""
+        drops ``custom_data``, docs/rllib_internals.md §2)."""
         n = max(1, self.config.num_learners)
         if n == 1:
             return {"episodes": episodes}

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rllib_istar.image_placeholder import IMAGE_PLACEHOLDER, split_on_image  # noqa: F401
+
 __all__ = ["IMAGE_PLACEHOLDER", "OBSERVATION_KEY", "config_gives_images", "gives_images",
            "split_on_image"]
 
-#: the word standing for the current picture in a rendered prompt
-IMAGE_PLACEHOLDER = "<image>"
 #: the env_config key choosing pictures ("image") or text ("text") as observations
 OBSERVATION_KEY = "observation"
 
@@ -43,18 +43,3 @@ def gives_images(env: Any) -> bool:
     """Whether ``env`` implements the protocol above and its observations are pictures."""
     return bool(getattr(env, "image_observations", False)) and callable(
         getattr(env, "observation_image", None))
-
-
-def split_on_image(prompt_text: str) -> tuple[str, str]:
-    """``(text before, text after)`` the one :data:`IMAGE_PLACEHOLDER` of a prompt.
-
-    Raises:
-        ValueError: the prompt holds the placeholder zero or several times.
-    """
-    count = prompt_text.count(IMAGE_PLACEHOLDER)
-    if count != 1:
-        raise ValueError(f"an image prompt must hold {IMAGE_PLACEHOLDER!r} exactly once "
-                         f"(where the current picture goes), found it {count} times; the "
-                         "env's render_prompt must replace it in the history")
-    before, after = prompt_text.split(IMAGE_PLACEHOLDER)
-    return before, after

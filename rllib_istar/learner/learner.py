@@ -1,6 +1,6 @@
 """IStarTorchLearner: pi_old -> PRM update -> step rewards -> advantages -> PPO.
 
-``update()`` is overridden (docs/rllib_internals.md §2.3) so the strict order of
+``update()`` is overridden (docs/rllib_internals.md §2) so the strict order of
 docs/algorithm.md holds inside one learner call:
 
 1. the learner connector turns episodes into padded step rows (whole groups);
@@ -33,11 +33,11 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TIMERS
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.core import policy_losses, step_rewards
-from rllib_istar.learner.pooled_credit import credit_metrics, step_signals
 from rllib_istar.learner.estimator_tables import compute_advantages, normalised_step_rewards
 from rllib_istar.learner.initial_policy import InitialPolicy
 from rllib_istar.learner.microbatches import Microbatcher
 from rllib_istar.learner.policy_microbatches import PolicyMicrobatchUpdate
+from rllib_istar.learner.pooled_credit import credit_metrics, step_signals
 from rllib_istar.learner.prm_phase import PRMPhase, PRMScores, PRMSettings, candidate_rows
 from rllib_istar.learner.prm_replay import PRMReplay
 from rllib_istar.learner.same_state_credit import same_state_metrics

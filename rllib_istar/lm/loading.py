@@ -22,6 +22,7 @@ from rllib_istar.lm.cache import is_warmup_path, quiet_transformers
 from rllib_istar.lm.errors import ModelLoadError
 from rllib_istar.lm.pretrained import dequantise_gguf, require_gguf, resolve_alias
 from rllib_istar.lm.vision import is_vision_model_path, load_vision_lm
+from rllib_istar.tiny_words import tiny_words
 
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16",
                   "half": "float16", "float": "float32"}
@@ -61,12 +62,8 @@ def is_tiny_spec(spec) -> bool:
 
 
 def _tiny_words(env_id: Optional[str]) -> list:
-    from rllib_istar.envs.registry import (
-        tiny_vocabulary,  # lazy: envs is a sibling package
-    )
-
     try:
-        return tiny_vocabulary(env_id)
+        return tiny_words(env_id)
     except KeyError:
         raise ModelLoadError(f"tiny model spec names env {env_id!r}, which is not registered; "
                              "register it (rllib_istar.envs.register_text_env) first") from None

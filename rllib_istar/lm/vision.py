@@ -9,7 +9,7 @@ from a local folder (``config.json`` with a ``vision_config``, weights, tokenize
 How an image reaches the model (docs/algorithm.md "Objects": the prompt p_t holds the
 current observation; here it is a picture):
 
-1. the prompt text holds :data:`~rllib_istar.envs.images.IMAGE_PLACEHOLDER` once;
+1. the prompt text holds :data:`~rllib_istar.image_placeholder.IMAGE_PLACEHOLDER` once;
    :meth:`VisionInputs.encode_prompt` renders one user message whose content is
    ``[text before, image, text after]`` with the model's chat template (which writes
    ``<|vision_start|><|image_pad|><|vision_end|>`` for the image), then expands the
@@ -39,6 +39,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from rllib_istar.image_placeholder import split_on_image
 from rllib_istar.lm.errors import ModelLoadError
 from rllib_istar.lm.model_api import base_model, forward_takes
 
@@ -239,8 +240,6 @@ class VisionInputs:
         """Prompt text holding the image placeholder once -> prompt ids with the image's
         pad tokens expanded (module docstring); ``response_prefix`` as in
         :func:`rllib_istar.lm.loading.encode_prompt`."""
-        from rllib_istar.envs.images import split_on_image
-
         before, after = split_on_image(text)
         content = [{"type": "text", "text": before}, {"type": "image"},
                    {"type": "text", "text": after}]
