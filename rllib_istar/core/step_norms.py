@@ -23,6 +23,7 @@ from typing import Callable, Dict
 
 import torch
 
+from rllib_istar.core.advantages import step_advantages
 from rllib_istar.core.segments import (
     compact_ids,
     seg_centred,
@@ -54,17 +55,12 @@ def group_step_ids(group_ids: torch.Tensor, step_index: torch.Tensor) -> torch.T
     return compact_ids(g * width + step_index.long())[0]
 
 
-def _zscore_over(r: torch.Tensor, ids: torch.Tensor, eps: float) -> torch.Tensor:
-    ids, k = compact_ids(ids)
-    return seg_zscore(r, ids, k, eps)
-
-
 def _group(r, group, step, anchor, eps):
-    return _zscore_over(r, group, eps)
+    return step_advantages(r, group, eps)   # the one group z-score (core/advantages.py)
 
 
 def _group_step(r, group, step, anchor, eps):
-    return _zscore_over(r, group_step_ids(group, step), eps)
+    return step_advantages(r, group_step_ids(group, step), eps)
 
 
 def _anchor(r, group, step, anchor, eps):
