@@ -1,7 +1,7 @@
 """Tables and plots of the step-credit benchmark where RLOO learns (the ``credit_r200`` part).
 
-CreditChain binary at about 200 iterations (``settings.CREDIT_R200_BUDGET`` env steps),
-one row per arm of ``settings.CREDIT_R200``: seeds, final success (mean of the last
+CreditChain (binary, and graded for the arms named so) at about 200 iterations
+(``settings.CREDIT_R200_BUDGET`` env steps), one row per arm of ``settings.CREDIT_R200``: seeds, final success (mean of the last
 ``FINAL_ITERS`` iterations) with a bootstrapped 95% interval over seeds, env steps to a
 ``SMOOTH``-iteration moving average of 0.3 and 0.5 (seed mean, and how many seeds got
 there), the largest and the mean invalid rate, the policy's drift from its initial
@@ -87,7 +87,8 @@ def r200_markdown(data: Dict[str, Any]) -> str:
             "env steps to 0.5 (seeds) | invalid max / mean | drift nats | "
             + " | ".join(f"same-state {label}" for _, label in STATE_KEYS)
             + " | pooled AUC r_phi |")
-    lines = ["### CreditChain binary where RLOO learns (about 200 iterations)", "",
+    lines = ["### CreditChain where RLOO learns (about 200 iterations; binary, graded where the "
+             "arm says so)", "",
              f"Final = mean success of the last {FINAL_ITERS} iterations; steps = first env step "
              f"where a seed's {SMOOTH}-iteration moving average reaches the target, averaged over "
              "the seeds that reached it (their count in brackets); same-state and pooled "
@@ -129,7 +130,7 @@ def plot_r200(data: Dict[str, Any], out_dir: str) -> List[str]:
                 ax_c.plot(xs, [mean(v) if v else math.nan for v in vals], style,
                           label=f"{variant}: {'r_phi' if style == '-' else 'policy own'}")
     ax_s.set(xlabel="env steps", ylabel=f"success ({SMOOTH}-iter moving avg, seed mean)",
-             title="CreditChain binary")
+             title="CreditChain (binary; graded arms say so)")
     ax_c.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax_c.set(xlabel="env steps", ylabel="same-state accuracy (seed mean)",
              title="step credit at the same prompt", ylim=(0, 1))

@@ -149,6 +149,11 @@ CREDIT_R200: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "r200_gigpo": ("gigpo", {}),
     "r200_frozen_prm": ("frozen_prm", {}),
     "r200_rloo_kl": ("rloo", {"kl_coef": 0.2}),
+    # CreditChain graded (CREDIT_ENV_ARMS["graded"]) at the same budget: RLOO against the
+    # best iStar setting above
+    "r200_graded_rloo": ("rloo", CREDIT_ENV_ARMS["graded"]),
+    "r200_graded_istar_initial_nll": ("istar_rloo", {**CREDIT_ENV_ARMS["graded"],
+                                                     **ISTAR_INITIAL_NLL_KNOBS}),
 }
 
 # The toy re-run after the learner fixes (the PRM phase steps only its own optimizer;
