@@ -225,9 +225,9 @@ class TextEnv(gymnasium.Env):
         """Words observations and actions can hold beyond the prompt template's. The
         default finds them by playing the env (:mod:`.vocabulary_probe`); override it to
         list them when some appear only in rare states (the built-in envs do)."""
-        from .vocabulary_probe import probe_vocabulary
+        from .vocabulary_probe import class_vocabulary
 
-        return probe_vocabulary(cls)
+        return list(class_vocabulary(cls))
 
     def max_obs_chars(self) -> int:
         """Upper bound on ``len(observation)`` (``observation_space.max_length``)."""

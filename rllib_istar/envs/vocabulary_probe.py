@@ -13,6 +13,7 @@ states can be missed: an env that knows its words lists them by overriding
 """
 from __future__ import annotations
 
+import functools
 import random
 
 from .parsing import format_response
@@ -60,3 +61,10 @@ def probe_vocabulary(env_cls, num_tasks: int = PROBE_TASKS, seed: int = 0) -> li
     finally:
         env.close()
     return sorted(words)
+
+
+@functools.lru_cache(maxsize=None)
+def class_vocabulary(env_cls) -> tuple:
+    """:func:`probe_vocabulary` of ``env_cls`` with the defaults, played once per class:
+    every tiny-model build asks for the words of every registered env."""
+    return tuple(probe_vocabulary(env_cls))

@@ -6,7 +6,7 @@ import pytest
 
 from rllib_istar.envs import PromptTemplate, TextEnv, register_text_env
 from rllib_istar.envs.base import OLD_HOOK_NAMES
-from rllib_istar.envs.vocabulary_probe import probe_vocabulary
+from rllib_istar.envs.vocabulary_probe import class_vocabulary, probe_vocabulary
 
 WAYS = ["left", "right"]
 
@@ -40,6 +40,19 @@ def test_vocabulary_is_found_by_playing_the_env():
     assert {"left", "right", "crossroads"} <= words          # observations and actions
     assert {"walk", "sign", "shows"} <= words                # the prompt template's
     assert probe_vocabulary(Signpost) == probe_vocabulary(Signpost)  # deterministic
+
+
+def test_the_env_is_played_once_per_class_however_often_its_words_are_asked_for():
+    built = []
+
+    class Counted(Signpost):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    first = Counted.vocabulary()
+    assert Counted.vocabulary() == first and len(built) == 1
+    assert class_vocabulary.cache_info().currsize >= 1
 
 
 def test_a_word_only_in_an_unvisited_state_is_missed_and_an_override_adds_it():
