@@ -300,8 +300,8 @@ class IStarKnobs:
         "OURS.", minimum=0.0, section="prm")
     same_state_credit: bool = Knob(
         True, "On envs that label their admissible actions (oracle_action_labels: the toy, "
-        "CreditChain), score every labelled action at each decisive prompt with each credit "
-        "signal and log credit_state_* / credit_sampled_* (learner/same_state_credit.py); "
+        "CreditChain, Sokoban), score every labelled action at each decisive prompt with each "
+        "credit signal and log credit_state_* / credit_sampled_* (learner/same_state_credit.py); "
         "costs no-grad passes over a few candidate rows and a frozen copy of the initial "
         "policy unless one is already held. OURS.", section="prm")
     # ---- policy -----------------------------------------------------------------

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["MAX_STATES", "oracle_label", "push_distance"]
+__all__ = ["MAX_STATES", "MOVES", "action_labels", "oracle_label", "push_distance"]
 
 #: Default search budget (push states visited) before giving up with NaN.
 MAX_STATES = 200_000
@@ -66,6 +66,39 @@ def oracle_label(before: float, after: float) -> float:
     if math.isfinite(before) and math.isinf(after):
         return -1.0
     return 0.0
+
+
+#: gym_sokoban's four moves as (row, column) offsets.
+MOVES = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+
+
+def action_labels(room_state: np.ndarray, room_fixed: np.ndarray, before: float,
+                  max_states: int = MAX_STATES) -> dict:
+    """The oracle label of each move at this state, without taking it: ``{move: label}``
+    with :func:`oracle_label` of the push distance ``before`` and after the move.
+
+    A move into a wall or into a box that cannot be pushed (wall or box behind it) is a
+    no-op and a player-only move keeps the distance: both are 0. Only pushes can be +1
+    (fewer pushes left) or -1 (the level becomes unsolvable). Moves whose label is
+    unknown (NaN: the search ran out of states) are left out.
+    """
+    state = np.asarray(room_state)
+    fixed = np.asarray(room_fixed)
+    (py, px), = np.argwhere(state == 5)
+    labels = {}
+    for move, (dy, dx) in MOVES.items():
+        y, x, by, bx = py + dy, px + dx, py + 2 * dy, px + 2 * dx
+        after = before
+        if state[y, x] in (3, 4) and state[by, bx] in (1, 2):   # a push: box to (by, bx)
+            nxt = state.copy()
+            nxt[by, bx] = 3 if fixed[by, bx] == 2 else 4
+            nxt[y, x] = 5
+            nxt[py, px] = 2 if fixed[py, px] == 2 else 1
+            after = push_distance(nxt, fixed, max_states)
+        label = oracle_label(before, after)
+        if not math.isnan(label):
+            labels[move] = label
+    return labels
 
 
 # ----------------------------------------------------------------- search
