@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     common.quiet()
     import torch
 
-    from rllib_istar.algorithm.warmup import prepare_policy_model
+    from rllib_istar.warmup import prepare_policy_model
 
     torch.set_num_threads(args.threads)
     common.init_ray(args.threads)

@@ -1,7 +1,7 @@
 """The package's import graph: no circles, and arrows only point down the data flow.
 
 Every import counts, module-level or inside a function (a lazy import is still a
-dependency). Layers, lowest first: names -> core -> envs -> lm -> rollout ->
+dependency). Layers, lowest first: names -> core -> envs -> lm -> rollout -> warmup ->
 connectors -> rl_modules -> learner -> algorithm -> cli -> the package root.
 """
 import ast
@@ -19,6 +19,7 @@ LAYERS = [
     ("rllib_istar.envs",),
     ("rllib_istar.lm",),
     ("rllib_istar.rollout",),
+    ("rllib_istar.warmup",),
     ("rllib_istar.connectors",),
     ("rllib_istar.rl_modules",),
     ("rllib_istar.learner",),

@@ -18,7 +18,7 @@ from ray.tune.schedulers import ASHAScheduler
 
 import rllib_istar  # noqa: F401  (makes the Tune name "IStar" resolvable)
 from rllib_istar import IStarConfig
-from rllib_istar.algorithm.warmup import prepare_policy_model
+from rllib_istar.warmup import prepare_policy_model
 
 METRIC = "env_runners/success_rate"
 

@@ -35,12 +35,9 @@ from ray.rllib.utils.metrics import (
 
 from rllib_istar import metrics as M
 from rllib_istar.algorithm import validation
-from rllib_istar.algorithm.knobs import (
-    KNOBS,
-    KNOBS_BY_NAME,
-    RLLIB_DEFAULTS,
-    IStarKnobs,
-)
+from rllib_istar.algorithm.knobs import KNOBS, KNOBS_BY_NAME, IStarKnobs
+from rllib_istar.algorithm.rllib_knobs import RLLIB_DEFAULTS
+from rllib_istar.algorithm.settings_checks import check_settings
 from rllib_istar.algorithm.knob_docs import render_knob_docs
 from rllib_istar.algorithm import model_defaults
 from rllib_istar.learner.estimator_tables import EstimatorSpec, resolve_estimator
@@ -158,7 +155,7 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
         config = self.with_model_defaults()
         if not config.format_warmup_steps:
             return config.base_model_spec()
-        from rllib_istar.algorithm.warmup import warmup_path_for
+        from rllib_istar.warmup import warmup_path_for
 
         return warmup_path_for(config)
 
@@ -221,7 +218,7 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
         validation.check_knobs(self, self._value_error)
         validation.check_rllib_knobs(self, defaults, self._value_error)
         super().validate()  # after ours: RLlib's own checks assume sane values
-        validation.check_settings(self, self._value_error)
+        check_settings(self, self._value_error)
         if self.num_env_runners > 0:
             self.create_local_env_runner = False  # no LLM on the driver when runners are remote
 
@@ -248,7 +245,7 @@ class IStar(Algorithm):
 
     @override(Algorithm)
     def setup(self, config) -> None:
-        from rllib_istar.algorithm.warmup import prepare_policy_model
+        from rllib_istar.warmup import prepare_policy_model
 
         prepare_policy_model(config)  # the warmed model, built once before any worker needs it
         super().setup(config)

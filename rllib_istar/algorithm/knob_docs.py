@@ -1,7 +1,8 @@
 """The knob table as text, appended to IStarConfig's docstring (``help(IStarConfig)``)."""
 from __future__ import annotations
 
-from rllib_istar.algorithm.knobs import KNOBS, RLLIB_KNOBS, RLLIB_UNUSED, SECTIONS
+from rllib_istar.algorithm.knobs import KNOBS, SECTIONS
+from rllib_istar.algorithm.rllib_knobs import RLLIB_KNOBS, RLLIB_UNUSED
 
 __all__ = ["render_knob_docs"]
 

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from rllib_istar.algorithm.knobs import (
-    KNOB_TYPES,
-    KNOBS,
-    RLLIB_KNOBS,
-    RLLIB_UNUSED,
-    Knob,
-)
+from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS, Knob
 from rllib_istar.algorithm.model_defaults import AUTO, MODEL_DEFAULTS
-from rllib_istar.messages import ALIASES
+from rllib_istar.algorithm.rllib_knobs import RLLIB_KNOBS, RLLIB_UNUSED
+from rllib_istar.algorithm.settings_checks import SETTINGS_CHECKS
+from rllib_istar.algorithm.validation import KNOB_ALIASES
 
 HEADER = """# IStarConfig knobs: types, valid ranges, defaults
 
@@ -39,15 +35,12 @@ otherwise; `validate()` says which in one line (`rllib_istar/algorithm/model_def
 
 ## Settings checked together
 
-- `num_env_runners` <= `num_groups` (each env runner samples whole groups).
-- `num_groups` >= `num_learners` when `num_learners` > 1 (each learner needs whole groups).
-- `history_length` <= the episode's steps, min(env `max_steps`, `max_episode_steps`).
-- `minibatch_size` <= `num_groups` x `group_size` x the episode's steps (the largest batch).
-- A PRM estimator needs `prm_mode` other than `none`; token-level advantages (`prime`,
-  `token_level_pr`) need `ratio_level` `token` or `auto`; `generation_backend: vllm`
-  needs vLLM installed.
-- `lr` may be an RLlib schedule `[[0, lr0], [timestep, lr1], ...]` (rising timesteps from
-  0, every value > 0).
+`validate()` runs these named checks in order (`rllib_istar/algorithm/settings_checks.py`):
+
+""" + "\n".join(f"- `{c.name}`: {c.rule}" for c in SETTINGS_CHECKS) + """
+
+`lr` may also be an RLlib schedule `[[0, lr0], [timestep, lr1], ...]` (rising timesteps
+from 0, every value > 0).
 """
 
 
@@ -82,7 +75,7 @@ def render() -> str:
               + ".", "", CROSS_CHECKS, "## Names from other libraries", "",
               "An unknown key gets \"did you mean ...?\" from this table first, then from "
               "spelling:", ""]
-    lines += [", ".join(f"`{a}` -> `{t}`" for a, t in sorted(ALIASES.items())), ""]
+    lines += [", ".join(f"`{a}` -> `{t}`" for a, t in sorted(KNOB_ALIASES.items())), ""]
     return "\n".join(lines)
 
 

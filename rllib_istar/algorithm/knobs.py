@@ -34,13 +34,16 @@ class Knob:
     instance ``__dict__``, so RLlib's ``to_dict()``/``vars()`` see it).
 
     ``minimum``/``maximum`` are inclusive unless ``exclusive_minimum`` /
-    ``exclusive_maximum``; ``hint`` is appended to a bound violation (how to fix it).
+    ``exclusive_maximum``; ``hint`` is appended to a bound violation (how to fix it);
+    ``aliases`` are the names users bring from other libraries (RLlib's old stack, TRL,
+    verl, CleanRL, papers), which an unknown key's hint maps back to this knob.
     """
 
     def __init__(self, default: Any, doc: str, *, choices: Optional[Tuple[Any, ...]] = None,
                  minimum: Optional[float] = None, maximum: Optional[float] = None,
                  exclusive_minimum: bool = False, exclusive_maximum: bool = False,
-                 hint: str = "", section: str = "algorithm", name: str = "", valid: str = ""):
+                 hint: str = "", section: str = "algorithm", name: str = "", valid: str = "",
+                 aliases: Tuple[str, ...] = ()):
         if section not in SECTIONS:
             raise ValueError(f"unknown knob section {section!r}; valid: {', '.join(SECTIONS)}")
         self.default, self.doc, self.choices = default, doc, choices
@@ -49,6 +52,7 @@ class Knob:
         self.hint, self.section = hint, section
         self.name = name
         self.valid = valid  # what a value must be, where no bound or choice says it
+        self.aliases = tuple(aliases)  # names other libraries give it (did-you-mean hints)
         self.changes_default = True  # RLlib's own knobs (RLLIB_KNOBS) may keep RLlib's
         self.__doc__ = doc
 
@@ -117,12 +121,13 @@ class IStarKnobs:
         "envs' vocabulary; 'tiny:<llama|qwen2>:<hidden>:<layers>' picks its size) or "
         "'tiny-bpe' (a tiny LM with a byte-level BPE tokenizer and a chat template). OURS.",
         section="model", valid="'tiny', 'tiny:<arch>:<hidden>:<layers>', 'tiny-bpe', a "
-        "fetched model name or an existing local folder")
+        "fetched model name or an existing local folder",
+        aliases=("model", "model_name", "model_name_or_path"))
     format_warmup_steps: int = Knob(
         AUTO, "If > 0, first fine-tune model_path this many steps on random admissible actions "
-        "(teaches the action format, not the task; algorithm/warmup.py), cached, and train "
+        "(teaches the action format, not the task; warmup/finetune.py), cached, and train "
         "from that. 'auto': 150 for a tiny model (random weights), else 0. OURS.", minimum=0,
-        section="model")
+        section="model", aliases=("warmup_steps",))
     format_warmup_lr: float = Knob(
         3e-3, "AdamW learning rate of the format warm-up (full fine-tune). 3e-3 suits the tiny "
         "random models; a pretrained model needs far less (1e-4 for SmolLM2-135M). OURS.",
@@ -178,15 +183,18 @@ class IStarKnobs:
     group_size: int = Knob(
         AUTO, "Trajectories per task (G). 'auto': 8 for a tiny model, else 4. REF: 8. ALG "
         "'Objects'.", minimum=2, section="rollout",
-        hint="every estimator compares trajectories inside a group; set group_size >= 2")
+        hint="every estimator compares trajectories inside a group; set group_size >= 2",
+        aliases=("group", "n_samples", "num_generations", "num_trajectories", "rollout_n"))
     num_groups: int = Knob(
         AUTO, "Tasks per iteration (split across env runners; num_groups x group_size "
         "trajectories). 'auto': 8 for a tiny model, else 4. REF Sokoban: 32.", minimum=1,
-        section="rollout")
+        section="rollout", aliases=("batch_size", "n_tasks", "train_batch_size"))
     history_length: int = Knob(2, "Observation/action pairs shown in the prompt (H). REF: 2.",
-                               minimum=0, section="rollout")
+                               minimum=0, section="rollout", aliases=("history",))
     max_new_tokens: int = Knob(AUTO, "Response token budget per step. 'auto': 2 for a tiny model "
-                               "on a 'bare' env, else 8. REF: 512.", minimum=1, section="rollout")
+                               "on a 'bare' env, else 8. REF: 512.", minimum=1, section="rollout",
+                               aliases=("max_completion_length", "max_response_length",
+                                        "max_tokens", "response_length"))
     response_prefix: Optional[str] = Knob(
         None, "Text appended to every prompt after the chat template's assistant header, e.g. "
         "'<action>': the model continues it, and the env parses prefix + response. Its tokens "
@@ -200,14 +208,16 @@ class IStarKnobs:
     max_prompt_length: int = Knob(
         512, "Prompt token budget; longer prompts drop the oldest history pairs, then keep the "
         "last max_prompt_length tokens (counted in env_runners/num_history_pairs_dropped and "
-        "num_prompts_cut). REF Sokoban: 1024.", minimum=1, section="rollout")
+        "num_prompts_cut). REF Sokoban: 1024.", minimum=1, section="rollout",
+        aliases=("max_length", "prompt_length"))
     max_episode_steps: int = Knob(100, "Safety cap on steps per episode on top of the env's "
-                                  "own max_steps. OURS.", minimum=1, section="rollout")
+                                  "own max_steps. OURS.", minimum=1, section="rollout",
+                                  aliases=("max_steps",))
     temperature: float = Knob(
         1.0, "Sampling temperature (also divides the logits when the learner computes "
         "log-probs, so both sides agree). REF: 1.0.", minimum=0.0, exclusive_minimum=True,
         hint="the learner divides the logits by it; use a small value such as 0.1 for "
-        "near-greedy sampling", section="rollout")
+        "near-greedy sampling", section="rollout", aliases=("sampling_temperature", "temp"))
     top_p: float = Knob(1.0, "Nucleus sampling threshold. REF: 1.0.", minimum=0.0, maximum=1.0,
                         exclusive_minimum=True, section="rollout")
     generation_backend: str = Knob("hf", "'hf' (transformers generate; CPU or GPU) or 'vllm' "
@@ -221,13 +231,15 @@ class IStarKnobs:
         "ALG 'Objects'.", choices=OUTCOME_KINDS, section="rollout")
     invalid_action_penalty: float = Knob(
         0.1, "Subtracted from the reward of a step whose response the env's parser rejects "
-        "(the step is a no-op). ALG/REF: 0.1.", minimum=0.0, section="rollout")
+        "(the step is a no-op). ALG/REF: 0.1.", minimum=0.0, section="rollout",
+        aliases=("invalid_penalty",))
     # ---- advantages -------------------------------------------------------------
     advantage_estimator: str = Knob(
         "istar_rloo", "iStar: istar_rloo | istar_grpo | istar_reinforce_pp (episode estimator "
         "+ implicit step rewards); outcome only: rloo | grpo | reinforce_pp (no PRM is built); "
         "gigpo (anchor-state step groups); prime (token-level implicit PRM trained with "
-        "cross-entropy). ALG §3, §5.", choices=tuple(ESTIMATORS))
+        "cross-entropy). ALG §3, §5.", choices=tuple(ESTIMATORS),
+        aliases=("adv_estimator", "estimator"))
     ablation: Optional[str] = Knob(
         None, "iStar ablations (ALG §5): 'merged' (episode estimator on r_o + alpha * "
         "sum_t r_phi), 'token_level_pr' (token-level implicit rewards), 'gt_step_reward' (the "
@@ -236,7 +248,7 @@ class IStarKnobs:
     step_advantage_weight: float = Knob(
         AUTO, "alpha in A = A_E + alpha * A_S (A_E in outcome units with rloo, A_S a unit "
         "z-score). 'auto': 0.03 for a tiny model, else 1.0. ALG §3; REF: 1.0.",
-        minimum=0.0)
+        minimum=0.0, aliases=("alpha", "step_weight"))
     step_adv_norm: str = Knob(
         "group_step", "Scope of the step advantage's normalisation (ALG §3): 'group' (z-score "
         "over all steps of the group), 'group_step' (within group and step index), 'anchor' "
@@ -246,7 +258,7 @@ class IStarKnobs:
         "Also used for gt_step_reward. Default chosen by benchmark (docs/DECISIONS.md).",
         choices=tuple(STEP_ADV_NORMS))
     gigpo_gamma: float = Knob(0.95, "GiGPO discount for step returns. REF: 0.95.", minimum=0.0,
-                              maximum=1.0)
+                              maximum=1.0, aliases=("discount", "gamma"))
     gigpo_step_norm: str = Knob("std", "GiGPO normalisation inside an anchor group: 'std' "
                                 "(mean/std) or 'mean' (mean only, REF).",
                                 choices=tuple(ANCHOR_NORMS))
@@ -254,7 +266,8 @@ class IStarKnobs:
     # ---- PRM --------------------------------------------------------------------
     prm_beta: float = Knob(0.05, "beta of the implicit reward and of the DPO loss. ALG §1; "
                            "REF: 0.05.", minimum=0.0, exclusive_minimum=True,
-                           hint="beta 0 makes every implicit reward 0", section="prm")
+                           hint="beta 0 makes every implicit reward 0", section="prm",
+                           aliases=("beta", "dpo_beta", "reward_beta"))
     prm_update: str = Knob(
         "before", "'before': update the PRM on the batch, then score it with the updated PRM "
         "(design card); 'after': score first (REF). ALG §2.", choices=PRM_UPDATE_ORDERS,
@@ -267,7 +280,7 @@ class IStarKnobs:
         "iteration (prm_epochs 1) at about 0.3x the policy's lr, i.e. prm_lr 3e-4 at lr 1e-3 "
         "(toy: last-10 success 0.96 on seed 0); prm_lr 1e-3 or 3 PRM steps drove the policy "
         "into invalid actions, 1e-6 does not move the tiny PRM. docs/DECISIONS.md.",
-        minimum=0.0, section="prm")
+        minimum=0.0, section="prm", aliases=("prm_learning_rate", "reward_lr", "rm_lr"))
     prm_grad_clip: Optional[float] = Knob(10.0, "PRM gradient-norm clip (null: none). REF: 10.",
                                           minimum=0.0, exclusive_minimum=True,
                                           hint="null turns the clip off", section="prm")
@@ -313,13 +326,17 @@ class IStarKnobs:
     clip_low: float = Knob(0.2, "Lower clip: ratio >= 1 - clip_low. REF: 0.2.", minimum=0.0,
                            maximum=1.0, exclusive_maximum=True,
                            hint="the ratio's lower clip 1 - clip_low must stay above 0",
-                           section="policy")
+                           section="policy",
+                           aliases=("clip", "clip_param", "clip_range", "clip_ratio",
+                                    "clip_ratio_low", "cliprange", "epsilon"))
     clip_high: float = Knob(0.2, "Upper clip: ratio <= 1 + clip_high. REF: 0.2.", minimum=0.0,
-                            section="policy")
+                            section="policy", aliases=("clip_ratio_high",))
     kl_coef: float = Knob(0.0, "Weight of a k3 KL penalty to a frozen copy of the initial "
-                          "policy (off in REF).", minimum=0.0, section="policy")
+                          "policy (off in REF).", minimum=0.0, section="policy",
+                          aliases=("beta_kl", "kl", "kl_coeff", "kl_loss_coef"))
     entropy_coef: float = Knob(0.0, "Entropy bonus weight on response tokens (REF: 0.001; off "
-                               "by default, ALG §4).", minimum=0.0, section="policy")
+                               "by default, ALG §4).", minimum=0.0, section="policy",
+                               aliases=("ent_coef", "entropy_coeff"))
     recompute_old_logp: bool = Knob(
         True, "Recompute pi_old log-probs with the learner before the update (REF); False "
         "trusts the rollout log-probs. The gap is logged either way.", section="policy")
@@ -333,7 +350,8 @@ class IStarKnobs:
         "null = the whole minibatch in one pass. OURS.", minimum=1, section="policy")
     microbatch_size: int = Knob(
         16, "Rows per forward pass in the no-grad passes and the PRM update (bounds memory; "
-        "gradients are accumulated exactly). OURS.", minimum=1, section="policy")
+        "gradients are accumulated exactly). OURS.", minimum=1, section="policy",
+        aliases=("micro_batch_size",))
 
 
 def knobs() -> List[Knob]:
@@ -345,53 +363,3 @@ KNOBS: List[Knob] = knobs()
 KNOBS_BY_NAME: Dict[str, Knob] = {k.name: k for k in KNOBS}
 _HINTS = typing.get_type_hints(IStarKnobs)
 KNOB_TYPES: Dict[str, Tuple[type, ...]] = {k.name: _accepted(_HINTS[k.name]) for k in KNOBS}
-
-_UNSET = object()
-
-
-def _rllib(name: str, types: Tuple[type, ...], doc: str, default: Any = _UNSET,
-           **bounds) -> Tuple[Knob, Tuple[type, ...]]:
-    knob = Knob(None if default is _UNSET else default, doc, name=name, **bounds)
-    knob.changes_default = default is not _UNSET
-    return knob, types
-
-
-_INT, _NUM, _OPT_INT = (int,), (int, float), (int, type(None))
-# RLlib's own attributes that IStar reads, with the types and bounds IStarConfig.validate()
-# checks (RLlib checks none of these values) and, where IStarConfig changes RLlib's
-# default, that default (``changes_default``). Name -> (Knob, accepted types).
-RLLIB_KNOBS: Dict[str, Tuple[Knob, Tuple[type, ...]]] = {k.name: (k, t) for k, t in (
-    _rllib("lr", _NUM + (list,), "Policy Adam learning rate (or an RLlib schedule "
-           "[[timestep, lr], ...]). 'auto': 1e-3 for a tiny model, else 1e-6. REF: 1e-6 "
-           "baselines, 5e-7 iStar.", AUTO, minimum=0.0,
-           exclusive_minimum=True),
-    _rllib("grad_clip", _NUM + (type(None),), "Policy gradient-norm clip (null: none). "
-           "REF: 1.0.", 1.0, minimum=0.0, exclusive_minimum=True, hint="null turns the clip off"),
-    _rllib("num_epochs", _INT, "Passes over the batch in the policy update. 'auto': 3 for a "
-           "tiny model, else 1. REF: 1.", AUTO,
-           minimum=1),
-    _rllib("minibatch_size", _OPT_INT, "Step rows per policy minibatch (null: the whole "
-           "batch). REF: 64.", None, minimum=1),
-    _rllib("num_env_runners", _INT, "Remote env runners (0: sample in the driver; set with "
-           ".env_runners()).", minimum=0),
-    _rllib("num_learners", _INT, "Remote learners (0: learn in the driver; set with "
-           ".learners()).", minimum=0),
-    _rllib("num_gpus_per_learner", _NUM, "GPUs per learner (.learners()).", minimum=0.0),
-    _rllib("num_cpus_per_env_runner", _NUM, "CPUs per remote env runner (.env_runners()).",
-           minimum=0.0),
-    _rllib("num_gpus_per_env_runner", _NUM, "GPUs per remote env runner (.env_runners(); "
-           "vLLM generation).", minimum=0.0),
-    _rllib("seed", _OPT_INT, "Seed of tasks, sampling and initial weights (.debugging()); "
-           "null: not seeded.", minimum=0),
-)}
-# RLlib attributes that IStar does not read: a value other than RLlib's default is an error
-# (never a silently ignored setting), naming what to set instead. (Not listed: the ones
-# RLlib itself rewrites while it builds: rollout_fragment_length, train_batch_size*.)
-RLLIB_UNUSED = {
-    "gamma": "IStar's estimators use no discount except GiGPO's step returns: set gigpo_gamma",
-    "num_envs_per_env_runner": "each env runner steps num_groups x group_size envs itself: "
-                               "set num_groups",
-}
-# RLlib's attributes whose defaults IStarConfig changes (documented here too).
-RLLIB_DEFAULTS = {name: (k.default, k.doc) for name, (k, _) in RLLIB_KNOBS.items()
-                  if k.changes_default}

@@ -4,23 +4,39 @@ impossible together. Every failure is one line naming the problem and the fix.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Dict, Iterable
 
-from rllib_istar.algorithm.knobs import (
-    KNOB_TYPES,
-    KNOBS,
-    RLLIB_KNOBS,
-    RLLIB_UNUSED,
-    Knob,
-)
+from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS, Knob
+from rllib_istar.algorithm.rllib_knobs import RLLIB_KNOBS, RLLIB_UNUSED
 from rllib_istar.messages import did_you_mean, hint, type_names
 
 Fail = Callable[[str], None]
 
 
+def knob_aliases() -> Dict[str, str]:
+    """``{alias: knob name}`` from every knob's ``aliases`` (IStar's and RLlib's own);
+    ValueError where an alias is itself a knob's name or two knobs claim one alias."""
+    declared = [*KNOBS, *(knob for knob, _ in RLLIB_KNOBS.values())]
+    names = {knob.name for knob in declared}
+    out: Dict[str, str] = {}
+    for knob in declared:
+        for alias in knob.aliases:
+            if alias in names or out.get(alias, knob.name) != knob.name:
+                raise ValueError(f"knob alias {alias!r} of {knob.name} is already "
+                                 f"{'a knob' if alias in names else 'an alias of ' + out[alias]}")
+            out[alias] = knob.name
+    return out
+
+
+#: Names users bring from other libraries -> the knob they mean (the knobs' ``aliases``).
+KNOB_ALIASES = knob_aliases()
+
+
 def key_hint(key: str, valid: Iterable[str]) -> str:
-    """``did you mean 'x'?`` for a near-miss config key, else where the knobs are listed."""
-    return hint(key, valid, "see the knob list in help(rllib_istar.IStarConfig)")
+    """``did you mean 'x'?`` for a near-miss config key or a knob's alias, else where the
+    knobs are listed."""
+    return hint(key, valid, "see the knob list in help(rllib_istar.IStarConfig)",
+                aliases=KNOB_ALIASES)
 
 
 #: AlgorithmConfig setters whose keyword arguments are config keys (for hints).
@@ -112,168 +128,17 @@ def _check_schedule(name: str, value: list, fail: Fail) -> None:
              f"timesteps from 0 and every {name} > 0, got {value!r}")
 
 
-def check_settings(config, fail: Fail) -> None:
-    """Settings that are valid alone but impossible together (or with this machine)."""
-    from rllib_istar.envs import registered_env_ids
-
-    if not config.env:
-        fail("no env set; use .environment('rllib_istar/KeyCorridor-v0') or "
-             f"env: in the YAML (registered: {', '.join(registered_env_ids())})")
-    elif isinstance(config.env, str) and config.env not in registered_env_ids():
-        fail(f"unknown env {config.env!r}{did_you_mean(config.env, registered_env_ids())}; "
-             f"registered: {', '.join(registered_env_ids())}; for your own env call "
-             "register_text_env first (rllib: --import MODULE, the module that calls it)")
-    try:
-        spec = config.estimator
-    except ValueError as e:
-        fail(str(e))
+def check_rllib_key_type(key: str, value: Any, defaults, fail: Fail) -> None:
+    """A YAML or dict value for one of RLlib's own keys that IStar does not read, against
+    the type of its default in ``defaults`` (a fresh config): RLlib type-checks none of
+    them, and ``update_from_dict`` would store a slip such as ``"2"`` silently. Called
+    before the value is set (the keys IStar reads are checked with their ranges by
+    :func:`check_rllib_knobs`)."""
+    if key in RLLIB_KNOBS:
         return
-    if spec.prm_loss and config.prm_mode == "none":
-        fail(f"advantage_estimator {config.advantage_estimator} needs the PRM but prm_mode is "
-             "'none'; set prm_mode: full (or lora), or pick an outcome-only estimator "
-             "(rloo, grpo, reinforce_pp)")
-    if spec.token_level and config.ratio_level in ("step", "step_product"):
-        fail(f"{config.advantage_estimator}/{config.ablation} gives token-level advantages; "
-             "set ratio_level: token (or auto)")
-    if config.num_learners > 1 and config.num_groups < config.num_learners:
-        fail(f"num_groups={config.num_groups} < num_learners={config.num_learners}: "
-             "each learner needs whole groups")
-    if config.num_env_runners > config.num_groups:
-        fail(f"num_env_runners={config.num_env_runners} > num_groups={config.num_groups}: "
-             "each env runner samples whole groups; lower num_env_runners or raise num_groups")
-    _check_prm_reference(config, fail)
-    _check_against_env(config, fail)
-    _check_precision_and_text(config, fail)
-    if config.generation_backend == "vllm":
-        import importlib.util
-
-        if importlib.util.find_spec("vllm") is None:
-            fail("generation_backend 'vllm' needs vLLM: pip install 'rllib_istar[vllm]' on a "
-                 "GPU machine, or use 'hf'")
-
-
-def _check_prm_reference(config, fail: Fail) -> None:
-    """The ``initial`` PRM reference needs an explicit pull toward pi_init and a PRM that
-    starts from the policy's checkpoint (docs/STEP_REWARDS.md)."""
-    if not config.estimator.prm_loss:
-        return
-    if config.prm_reference == "initial" and config.kl_coef <= 0:
-        fail("prm_reference='initial' drops the rolling reference's penalty on the policy's "
-             "drift, and without it the policy degenerates (measured: invalid actions or a "
-             "deterministic policy within 15 iterations); set kl_coef > 0 (0.2 measured "
-             "stable) or prm_reference: rolling")
-    if config.uses_initial_reference and config.prm_init is not None:
-        fail("prm_reference/prm_dpo_reference 'initial' scores the PRM against the initial "
-             "policy, which the PRM starts from only when prm_init is null; set prm_init: null "
-             "or use the rolling reference")
-
-
-def _check_precision_and_text(config, fail: Fail) -> None:
-    """stop_strings / response_prefix shapes, autocast over float32 weights, LoRA deps."""
-    stops = config.stop_strings
-    if stops is not None and (not stops or not all(isinstance(x, str) and x for x in stops)):
-        fail(f"stop_strings must be null or a list of non-empty strings, got {stops!r}")
-    if config.response_prefix is not None and not config.response_prefix:
-        fail("response_prefix is the empty string; set null for none")
-    if config.autocast_dtype and config.model_dtype != "float32":
-        fail(f"autocast_dtype={config.autocast_dtype!r} needs float32 master weights, but "
-             f"model_dtype={config.model_dtype!r}; set model_dtype: float32")
-    if config.policy_mode == "lora" and config.generation_backend == "vllm":
-        fail("policy_mode 'lora' with generation_backend 'vllm' is not supported (vLLM "
-             "would need the merged weights each sync); use policy_mode: full or backend 'hf'")
-    if "lora" in (config.policy_mode, config.prm_mode):
-        import importlib.util
-
-        if importlib.util.find_spec("peft") is None:
-            fail("policy_mode/prm_mode 'lora' needs peft: pip install 'rllib_istar[lora]'")
-
-
-def _check_against_env(config, fail: Fail) -> None:
-    """Settings that the env's ``max_steps`` makes impossible (built-in and registered
-    TextEnv classes; a plain creator callable is not inspected)."""
-    if not isinstance(config.env, str):
-        return
-    _check_anchor_states(config, fail)
-    _check_image_inputs(config, fail)
-    try:
-        env_steps = _env_max_steps(config.env, dict(config.env_config or {}))
-    except Exception:  # a bad env_config is reported when the env is built
-        return
-    if env_steps is None:
-        return
-    steps = min(env_steps, config.max_episode_steps)
-    if config.history_length > steps:
-        fail(f"history_length={config.history_length} > the episode's {steps} steps "
-             f"(env max_steps {env_steps}, max_episode_steps {config.max_episode_steps}): the "
-             f"prompt never holds more than {max(steps - 1, 0)} pairs; set history_length <= "
-             f"{steps}")
-    rows = config.num_groups * config.group_size * steps
-    if config.minibatch_size is not None and config.minibatch_size > rows:
-        fail(f"minibatch_size={config.minibatch_size} > the largest batch, num_groups x "
-             f"group_size x {steps} steps = {rows} step rows; lower it or set null (the "
-             "whole batch)")
-
-
-def _check_anchor_states(config, fail: Fail) -> None:
-    """GiGPO groups steps by identical observations; an env whose class says they never
-    repeat (``TextEnv.ANCHOR_STATES = False``, e.g. Social-v0) gets no anchor groups."""
-    from rllib_istar.envs.registry import text_env_class
-
-    if config.advantage_estimator != "gigpo":
-        return
-    env_cls = text_env_class(config.env)
-    if env_cls is not None and not getattr(env_cls, "ANCHOR_STATES", True):
-        fail(f"advantage_estimator gigpo needs repeated states, but {config.env} never "
-             "revisits an observation (ANCHOR_STATES = False): every step would be its own "
-             "anchor group; use istar_rloo, istar_grpo, rloo or grpo")
-
-
-def _check_image_inputs(config, fail: Fail) -> None:
-    """An env observing pictures (``envs/images.py``) needs a vision-language policy
-    (``lm/vision.py``) generated through the ``hf`` backend."""
-    from rllib_istar.envs.images import config_gives_images
-    from rllib_istar.envs.registry import text_env_class
-
-    env_cls = text_env_class(config.env)  # the caller checked config.env is an id
-    try:
-        images = env_cls is not None and config_gives_images(
-            env_cls, env_cls.resolve_config(dict(config.env_config or {})))
-    except Exception:  # a bad env_config is reported when the env is built
-        return
-    if not images:
-        return
-    if config.generation_backend == "vllm":
-        from rllib_istar.rollout.generation import VLLM_NO_IMAGES
-
-        fail(f"{config.env} observes images: {VLLM_NO_IMAGES} (or env_config observation: text)")
-    if not _is_vision_spec(config.model_path):
-        fail(f"{config.env} observes images, but model_path {config.model_path!r} is not a "
-             "vision-language model; use model_path: tiny-vlm or a local Qwen2.5-VL / "
-             "Qwen2-VL folder, or set env_config observation: text for a text model")
-
-
-def _is_vision_spec(spec) -> bool:
-    """Whether a ``model_path`` setting names a vision-language model; True when it cannot
-    tell without loading (a missing folder is reported when the model loads)."""
-    import os
-
-    from rllib_istar.lm.loading import is_tiny_spec
-    from rllib_istar.lm.vision import is_vision_model_path
-
-    if is_tiny_spec(spec):
-        return str(spec).strip().startswith("tiny-vlm")
-    path = os.path.abspath(os.path.expanduser(str(spec)))
-    if os.path.isdir(path):
-        return is_vision_model_path(path)
-    from rllib_istar.lm.pretrained import lookup
-
-    return lookup(str(spec)) is None  # the registered pretrained models are text models
-
-
-def _env_max_steps(env_id: str, env_config: dict):
-    """The ``max_steps`` a registered TextEnv class resolves ``env_config`` to, without
-    building the env; None for a creator callable."""
-    from rllib_istar.envs.registry import text_env_class
-
-    env_cls = text_env_class(env_id)
-    return None if env_cls is None else int(env_cls.resolve_config(env_config)["max_steps"])
+    default = vars(defaults).get(key)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            fail(f"{key} must be true or false, got {value!r}")
+    elif isinstance(default, (int, float)) and isinstance(value, (str, bool, dict)):
+        fail(f"{key} must be a number, got {value!r} ({type(value).__name__})")

@@ -272,6 +272,7 @@ _ENV_OK: Set[str] = set()
 def _check_config(name, cfg: dict, env, src: Source, grid_path, grid_value, check_paths) -> None:
     global _DEFAULTS
     from rllib_istar.algorithm.istar import IStarConfig
+    from rllib_istar.algorithm.validation import check_rllib_key_type
 
     _DEFAULTS = _DEFAULTS or IStarConfig()
     label = f" (grid_search value {grid_value!r})" if grid_path is not None else ""
@@ -279,12 +280,15 @@ def _check_config(name, cfg: dict, env, src: Source, grid_path, grid_value, chec
     def fail(message: str, key_path: Path) -> CliError:
         return src.error((name,) + key_path, message + label)
 
+    def refuse(message: str, key: str) -> None:
+        raise fail(message, ("config", key))
+
     for key, value in cfg.items():
         if key in CHECKPOINT_KEYS or (key in TOP_KEYS and key not in ("env",)):
             section = "checkpoint_config" if key in CHECKPOINT_KEYS else "the experiment"
             raise fail(f"{key!r} is not a config key; put it under {section} "
                        f"(beside config:, not inside it)", ("config", key))
-        _check_rllib_type(key, value, lambda m, k=key: fail(m, ("config", k)))
+        check_rllib_key_type(key, value, _DEFAULTS, lambda m, k=key: refuse(m, k))
     try:
         config = IStarConfig().update_from_dict(dict(cfg, env=env) if env else dict(cfg))
         config.validate()
@@ -304,21 +308,6 @@ def _check_config(name, cfg: dict, env, src: Source, grid_path, grid_value, chec
             raise fail(f"env {config.env!r} with env_config {dict(config.env_config or {})} "
                        f"failed to build: {first_line(e)}", ("config", "env_config")) from None
         _ENV_OK.add(env_key)
-
-
-def _check_rllib_type(key: str, value, fail) -> None:
-    """RLlib's own keys are not type-checked by RLlib; catch the common YAML slips
-    (the ones IStar reads are checked with their ranges by ``IStarConfig.validate``)."""
-    from rllib_istar.algorithm.knobs import RLLIB_KNOBS
-
-    if key in RLLIB_KNOBS:
-        return
-    default = vars(_DEFAULTS).get(key)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise fail(f"{key} must be true or false, got {value!r}")
-    elif isinstance(default, (int, float)) and isinstance(value, (str, bool, dict)):
-        raise fail(f"{key} must be a number, got {value!r} ({type(value).__name__})")
 
 
 def _check_model_path(value, fail) -> None:

@@ -117,7 +117,7 @@ def resolved_configs(experiments: Dict[str, dict]) -> Iterator[Tuple[Any, Option
 
 def prepare_models(experiments: Dict[str, dict], stream) -> None:
     """Build each format-warmed model once here, not once per concurrent trial."""
-    from rllib_istar.algorithm.warmup import prepare_policy_model
+    from rllib_istar.warmup import prepare_policy_model
 
     for config, _ in resolved_configs(experiments):
         if config.format_warmup_steps:

@@ -16,6 +16,7 @@ import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 
 from rllib_istar import columns as C
+from rllib_istar.connectors.step_rows import StepRows
 from rllib_istar.core.gigpo import anchor_ids
 
 
@@ -28,8 +29,9 @@ def step_oracle_labels(ep: Any) -> List[float]:
             for t in range(len(ep))]
 
 
-def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torch.Tensor]:
-    """Build the step-row batch from finished ``SingleAgentEpisode``s.
+def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> StepRows:
+    """Build the step-row batch (:class:`~rllib_istar.connectors.step_rows.StepRows`:
+    step, trajectory and candidate columns apart) from finished ``SingleAgentEpisode``s.
 
     Returns (N env steps, M trajectories, L = longest prompt+response):
         ``input_ids (N, L) long`` right-padded with ``pad_id`` (any valid id:
@@ -137,7 +139,7 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> Dict[str, torc
     if candidates:
         out.update(_candidate_rows(candidates, pad_id))
         out[C.STEP_STATE] = torch.tensor(step_state, dtype=torch.long)
-    return out
+    return StepRows.from_columns(out)
 
 
 def _candidate_rows(candidates: List[tuple], pad_id: int) -> Dict[str, torch.Tensor]:
@@ -163,7 +165,7 @@ def _candidate_rows(candidates: List[tuple], pad_id: int) -> Dict[str, torch.Ten
 class EpisodesToStepRows(ConnectorV2):
     """ConnectorV2 piece wrapping :func:`episodes_to_rows` for the IStar learner.
 
-    Output: ``batch[columns.STEP_ROWS]`` (the dict above).
+    Output: ``batch[columns.STEP_ROWS]``, a :class:`StepRows`.
     """
 
     def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None,

@@ -10,7 +10,7 @@ to validate, and the knob choices are these tables' keys. All math lives in
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -93,7 +93,7 @@ def _token_implicit(rows, x: StepInputs) -> torch.Tensor:
                                      eps=x.eps)
 
 
-STEP_SIGNALS: Dict[str, Callable[[Dict[str, torch.Tensor], StepInputs], torch.Tensor]] = {
+STEP_SIGNALS: Dict[str, Callable[[Mapping[str, torch.Tensor], StepInputs], torch.Tensor]] = {
     "implicit": _implicit,
     "env": _env,
     "anchor": _anchor,
@@ -127,7 +127,7 @@ def _stats(x: torch.Tensor) -> Tuple[float, float]:
 
 def compute_advantages(
     spec: EstimatorSpec,
-    rows: Dict[str, torch.Tensor],
+    rows: Mapping[str, torch.Tensor],
     *,
     alpha: float,
     step_rewards: Optional[torch.Tensor] = None,

@@ -21,7 +21,7 @@ is needed is in docs/rllib_internals.md §2.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
@@ -32,6 +32,7 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TIMERS
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
+from rllib_istar.connectors.step_rows import StepRows
 from rllib_istar.core import policy_losses, step_rewards
 from rllib_istar.learner.estimator_tables import compute_advantages, normalised_step_rewards
 from rllib_istar.learner.initial_policy import InitialPolicy
@@ -158,7 +159,7 @@ class IStarTorchLearner(TorchLearner):
         training_data.solve_refs()
         rows = self._learner_connector(rl_module=self.module, batch={}, episodes=training_data.episodes,
                                        shared_data={}, metrics=self.metrics)[C.STEP_ROWS]
-        rows = {k: v.to(self._device) for k, v in rows.items()}
+        rows = StepRows.from_columns(rows).to(self._device)
         cfg, spec = self.config, self.config.estimator
         with self.timed(M.TIMER_OLD_LOGP):
             old_logp = self._old_logp(rows)
@@ -198,7 +199,7 @@ class IStarTorchLearner(TorchLearner):
                            _no_metrics_reduce=True, **kwargs)
         return None if no_reduce else self.metrics.reduce()
 
-    def score_step_rewards(self, rows: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def score_step_rewards(self, rows: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Implicit step rewards r_phi (docs/algorithm.md §1) under the current PRM, against the
         current policy as pi_old (``prm_reference: rolling``) or pi_init (``initial``):
         what ``rllib evaluate`` reports.
@@ -206,7 +207,7 @@ class IStarTorchLearner(TorchLearner):
         ``rows``: :func:`~rllib_istar.connectors.episodes_to_rows` output (any device),
         ``N`` step rows -> ``(N,)`` float32 on the CPU. Micro-batched, no gradients.
         """
-        rows = {k: v.to(self._device) for k, v in rows.items()}
+        rows = StepRows.from_columns(rows).to(self._device)
         if self.config.prm_reference == "initial":
             ref_logp = self.microbatcher.chunked_logp(self._initial.token_logprobs, rows)
         else:
@@ -215,11 +216,11 @@ class IStarTorchLearner(TorchLearner):
         return step_rewards.implicit_step_rewards(prm_logp, ref_logp, rows[C.RESPONSE_MASK],
                                                   self.config.prm_beta).cpu()
 
-    def score_same_state(self, rows: Dict[str, torch.Tensor]) -> Dict[str, float]:
+    def score_same_state(self, rows: Mapping[str, torch.Tensor]) -> Dict[str, float]:
         """Same-state credit (``same_state_credit.py``) of the current PRM's r_phi, its two
         terms and the policy's drift, over ``rows``' candidates (``{}`` without candidates
         or without pi_init): what ``rllib evaluate`` reports. The current policy is pi_old."""
-        rows = {k: v.to(self._device) for k, v in rows.items()}
+        rows = StepRows.from_columns(rows).to(self._device)
         cands = candidate_rows(rows)
         if cands is None or self._initial is None:
             return {}
@@ -239,7 +240,7 @@ class IStarTorchLearner(TorchLearner):
         smoothed timer). Override to also observe each raw duration."""
         return self.metrics.log_time((TIMERS, name))
 
-    def on_advantages(self, rows: Dict[str, torch.Tensor], step_rewards: Optional[torch.Tensor],
+    def on_advantages(self, rows: Mapping[str, torch.Tensor], step_rewards: Optional[torch.Tensor],
                       advantages: torch.Tensor) -> None:
         """Called once per update, after the advantages and before the policy update.
 

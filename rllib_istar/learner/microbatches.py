@@ -7,7 +7,7 @@ the same way.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple, TypeVar
+from typing import Callable, List, Mapping, Sequence, Tuple, TypeVar
 
 import torch
 
@@ -67,7 +67,7 @@ class Microbatcher:
         count = self.synced_count(len(parts))
         return [(parts[i], 1.0) if i < len(parts) else (parts[0], 0.0) for i in range(count)]
 
-    def chunked_logp(self, logp_fn: Callable, rows: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def chunked_logp(self, logp_fn: Callable, rows: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """No-grad ``logp_fn(ids, mask, response_mask=..., images=...) -> (n, L)`` over
         micro-batches, concatenated to ``(N, L)`` float32; only the response positions
         are computed. ``images`` is the rows' ``columns.IMAGES`` slice (None for text)."""

@@ -15,7 +15,7 @@ is 0.5. ``same_state_credit.py`` compares actions at the same prompt only.
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 import torch
 
@@ -27,7 +27,7 @@ from rllib_istar.core import gigpo, prm_losses
 from rllib_istar.core.segments import masked_mean
 
 
-def step_signals(rows: Dict[str, torch.Tensor], step_adv: Optional[torch.Tensor], *,
+def step_signals(rows: Mapping[str, torch.Tensor], step_adv: Optional[torch.Tensor], *,
                  gamma: float, gigpo_norm: str, eps: float) -> Dict[str, torch.Tensor]:
     """The comparison signals of a batch, each ``(N,)``: RLOO's episode advantage
     (``rloo``), GiGPO's anchor step advantage (``gigpo``) and, with a PRM, the update's
@@ -42,7 +42,7 @@ def step_signals(rows: Dict[str, torch.Tensor], step_adv: Optional[torch.Tensor]
     return out
 
 
-def credit_metrics(rows: Dict[str, torch.Tensor], advantages: torch.Tensor,
+def credit_metrics(rows: Mapping[str, torch.Tensor], advantages: torch.Tensor,
                    step_rewards: Optional[torch.Tensor], signals: Dict[str, torch.Tensor], *,
                    pair_margin: float) -> Dict[str, float]:
     """Pooled credit metrics of a batch (``{}`` without labelled decisive steps; NaNs dropped).

@@ -16,12 +16,13 @@ would step the policy's too).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Dict, List, NamedTuple, Optional
+from typing import Callable, ContextManager, Dict, List, Mapping, NamedTuple, Optional
 
 import torch
 
 from rllib_istar import columns as C
 from rllib_istar import metrics as M
+from rllib_istar.connectors.step_rows import StepRows
 from rllib_istar.core import prm_losses, step_rewards
 from rllib_istar.core.segments import masked_sum
 from rllib_istar.learner.microbatches import Microbatcher
@@ -69,7 +70,7 @@ class PRMSettings:
                    ddp=cfg.num_learners > 1)
 
 
-def candidate_rows(rows: Dict[str, torch.Tensor]) -> Optional[Dict[str, torch.Tensor]]:
+def candidate_rows(rows: Mapping[str, torch.Tensor]) -> Optional[Dict[str, torch.Tensor]]:
     """The same-state candidates as row columns (``input_ids``, ``attention_mask``,
     ``response_mask`` and, for image envs, the source row's image), or None."""
     if C.CAND_INPUT_IDS not in rows:
@@ -217,9 +218,10 @@ class PRMPhase:
         params = self.parameters()
         for p in params.values():
             p.grad = None
-        slices = self.microbatcher.slices(len(rows[C.INPUT_IDS]))
+        rows = StepRows.from_columns(rows)
+        slices = self.microbatcher.slices(rows.num_steps)
         for sl, weight in self.microbatcher.padded(slices):
-            logp = self.forward_train({k: rows[k][sl] for k in _FORWARD_COLUMNS if k in rows})[C.LOGP]
+            logp = self.forward_train(rows.slice(sl, _FORWARD_COLUMNS))[C.LOGP]
             (weight * loss_fn(logp, sl)).backward()
         grads = {pid: p.grad for pid, p in params.items() if p.grad is not None}
         self.step_optimizers(params, self.postprocess_gradients(grads))

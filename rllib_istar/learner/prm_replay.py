@@ -10,11 +10,12 @@ initial one). Batches are held on the CPU and are part of the learner's checkpoi
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, Dict, List, Tuple
+from typing import Deque, Dict, List, Mapping, Tuple
 
 import torch
 
 from rllib_istar import columns as C
+from rllib_istar.connectors.step_rows import StepRows
 
 __all__ = ["PRMReplay", "PRM_STEP_COLUMNS"]
 
@@ -35,11 +36,11 @@ class PRMReplay:
         self.capacity = capacity
         self._past: Deque[Batch] = deque(maxlen=capacity - 1)
 
-    def batches_with(self, rows: Dict[str, torch.Tensor], ref_logp: torch.Tensor) -> List[Batch]:
+    def batches_with(self, rows: Mapping[str, torch.Tensor], ref_logp: torch.Tensor) -> List[Batch]:
         """The stored batches (moved to ``rows``' device), oldest first, then the current
         one; the current batch is then stored (the oldest drops out)."""
         device = ref_logp.device
-        out = [({k: v.to(device) for k, v in r.items()}, ref.to(device)) for r, ref in self._past]
+        out = [(StepRows.from_columns(r).to(device), ref.to(device)) for r, ref in self._past]
         out.append((rows, ref_logp))
         if self.capacity > 1:
             self._past.append(({k: rows[k].detach().cpu() for k in PRM_STEP_COLUMNS if k in rows},

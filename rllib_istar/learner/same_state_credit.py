@@ -19,7 +19,7 @@ Two views, both comparing a right (+1) and a wrong (-1) action only at the same 
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 import torch
 
@@ -36,7 +36,7 @@ def _logratio(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     return masked_sum(a - b, mask, dim=-1)
 
 
-def same_state_metrics(rows: Dict[str, torch.Tensor], *, cand_old_logp: torch.Tensor,
+def same_state_metrics(rows: Mapping[str, torch.Tensor], *, cand_old_logp: torch.Tensor,
                        cand_init_logp: Optional[torch.Tensor],
                        cand_prm_logp: Optional[torch.Tensor], prm_reference: str, beta: float,
                        step_rewards: Optional[torch.Tensor], advantages: Optional[torch.Tensor],

@@ -2,7 +2,7 @@
 
 ``$RLLIB_ISTAR_CACHE`` (default ``~/.cache/rllib_istar``) holds the offline tiny
 models (``tiny/<hash>``, ``lm/tiny.py``) and the format-warmed checkpoints
-(``warmup/<hash>``, ``algorithm/warmup.py``).
+(``warmup/<hash>``, ``warmup/finetune.py``).
 """
 from __future__ import annotations
 

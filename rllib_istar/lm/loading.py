@@ -109,7 +109,7 @@ def resolve_model_path(spec: str) -> str:
             return materialised
     if not os.path.isdir(path) and is_warmup_path(path):
         raise ModelLoadError(f"the format-warmed model {path!r} is not built yet; IStar.setup "
-                             "and rllib train build it (or call rllib_istar.algorithm.warmup."
+                             "and rllib train build it (or call rllib_istar.warmup."
                              "prepare_policy_model(config) first)")
     if not os.path.isdir(path):
         raise ModelLoadError(f"model_path {path!r} does not exist; set model_path to a "

@@ -114,7 +114,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
     @override(EnvRunner)
     def make_module(self):
         from rllib_istar.lm import encode_prompt, load_tokenizer, resolve_model_path
-        from rllib_istar.rollout.generation import VLLM_NO_IMAGES, make_generator
+        from rllib_istar.messages import VLLM_NO_IMAGES
+        from rllib_istar.rollout.generation import make_generator
         from rllib_istar.rollout.image_prompts import ImagePrompts
 
         cfg = self.config

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 import torch
 
 from rllib_istar.choices import BACKENDS
+from rllib_istar.messages import VLLM_NO_IMAGES
 from rllib_istar.lm.vision import forward_inputs, suppressed_token_ids
 from rllib_istar.rollout.response_cut import (  # noqa: F401  (part of this module's API)
     GenerationResult,
@@ -36,9 +37,6 @@ from rllib_istar.rollout.response_cut import (  # noqa: F401  (part of this modu
     text_decoder,
 )
 
-#: why an image prompt cannot go to vLLM here, and the fix
-VLLM_NO_IMAGES = ("the vllm generation backend takes no image prompts yet (image "
-                  "observations); set generation_backend: hf")
 
 
 class Generator(Protocol):

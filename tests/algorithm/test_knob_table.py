@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from rllib_istar.algorithm import knob_table
-from rllib_istar.algorithm.knobs import KNOBS, RLLIB_KNOBS
+from rllib_istar.algorithm.knobs import KNOBS
+from rllib_istar.algorithm.rllib_knobs import RLLIB_KNOBS
 
 
 def test_docs_knobs_md_is_the_generated_table():

@@ -37,7 +37,7 @@ def warm_model(_isolated_cache):
     """The format-warmed tiny KeyCorridor policy (FaultyEnv's prompts are KeyCorridor's),
     so outcomes differ inside groups; FaultyEnv configs use it with no warm-up of their own
     (a warm-up would reset and step the faulty env in the driver)."""
-    from rllib_istar.algorithm.warmup import prepare_policy_model
+    from rllib_istar.warmup import prepare_policy_model
 
     return prepare_policy_model(tiny_config("rloo"))
 

@@ -9,8 +9,9 @@ import json
 import pytest
 from cli_helpers import one_line_error, run_cli, write_yaml
 
-from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS, RLLIB_KNOBS, RLLIB_UNUSED
-from rllib_istar.messages import ALIASES
+from rllib_istar.algorithm.knobs import KNOB_TYPES, KNOBS
+from rllib_istar.algorithm.rllib_knobs import RLLIB_KNOBS, RLLIB_UNUSED
+from rllib_istar.algorithm.validation import KNOB_ALIASES, knob_aliases
 
 GOOD = """\
 exp:
@@ -120,5 +121,17 @@ def test_every_alias_points_at_a_real_knob():
     from rllib_istar import IStarConfig
 
     known = set(IStarConfig()._known_keys())
-    assert {t for t in ALIASES.values()} <= known
-    assert not set(ALIASES) & {k.name for k in KNOBS}   # an alias never hides a knob
+    assert {t for t in KNOB_ALIASES.values()} <= known
+    assert not set(KNOB_ALIASES) & {k.name for k in KNOBS}   # an alias never hides a knob
+    assert KNOB_ALIASES["learning_rate"] == "lr" and KNOB_ALIASES["beta"] == "prm_beta"
+
+
+def test_an_alias_that_hides_a_knob_or_is_claimed_twice_is_refused(monkeypatch):
+    from rllib_istar.algorithm.knobs import KNOBS_BY_NAME
+
+    monkeypatch.setattr(KNOBS_BY_NAME["prm_beta"], "aliases", ("beta", "prm_lr"))
+    with pytest.raises(ValueError, match="alias 'prm_lr' of prm_beta is already a knob"):
+        knob_aliases()
+    monkeypatch.setattr(KNOBS_BY_NAME["prm_beta"], "aliases", ("beta", "kl"))
+    with pytest.raises(ValueError, match=r"alias 'kl' of (prm_beta|kl_coef) is already an alias of (kl_coef|prm_beta)"):
+        knob_aliases()

@@ -155,7 +155,7 @@ def test_env_runner_copy_follows_auto(fake_cpu, slowdown, dtype):
 def test_format_warmup_follows_auto(fake_cpu, tiny_path, tmp_path, slowdown, recorded):
     import json
 
-    from rllib_istar.algorithm.warmup import build_warmup_model
+    from rllib_istar.warmup import build_warmup_model
 
     fake_cpu(slowdown)
     out = build_warmup_model(str(tmp_path / "warm"), tiny_path, "rllib_istar/KeyCorridor-v0",

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rllib_istar import columns as C
-from rllib_istar.algorithm.warmup import _collect, response_after_prefix
+from rllib_istar.warmup.finetune import _collect, response_after_prefix
 from rllib_istar.connectors.episodes_to_rows import episodes_to_rows
 from rllib_istar.lm.loading import encode_prompt
 from rllib_istar.rollout.env_runner import LLMEnvRunner
@@ -83,7 +83,7 @@ def test_warmup_examples_condition_on_the_prefix_and_teach_the_rest():
 
 
 def test_warmup_cache_key_holds_every_setting_that_changes_the_model(tiny_path):
-    from rllib_istar.algorithm.warmup import warmup_model_path
+    from rllib_istar.warmup import warmup_model_path
 
     args = (tiny_path, "rllib_istar/KeyCorridor-v0", {}, 20, 0, 2, 512)
     base = warmup_model_path(*args)

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from rllib_istar import IStarConfig
-from rllib_istar.algorithm.warmup import prepare_policy_model
+from rllib_istar.warmup import prepare_policy_model
 from rllib_istar.lm.loading import ModelLoadError, resolve_model_path
 
 

@@ -1,13 +1,13 @@
 """A killed format warm-up resumes from its partial result and ends with the same
-weights as an uninterrupted one (algorithm/warmup_partial.py)."""
+weights as an uninterrupted one (warmup/partial.py)."""
 import os
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from rllib_istar.algorithm import warmup_partial
-from rllib_istar.algorithm.warmup import build_warmup_model
+from rllib_istar.warmup import partial as warmup_partial
+from rllib_istar.warmup import build_warmup_model
 from rllib_istar.lm.loading import resolve_model_path
 
 ENV = "rllib_istar/KeyCorridor-v0"

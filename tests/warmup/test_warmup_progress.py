@@ -1,11 +1,11 @@
 """The format warm-up says how far it is: step k/N, the loss, elapsed and time left
-(algorithm/warmup_progress.py), through the announcement's channel."""
+(warmup/progress.py), through the announcement's channel."""
 import io
 import re
 
 from rllib_istar import IStarConfig
-from rllib_istar.algorithm.warmup import prepare_policy_model
-from rllib_istar.algorithm.warmup_progress import WarmupProgress, format_duration
+from rllib_istar.warmup import prepare_policy_model
+from rllib_istar.warmup.progress import WarmupProgress, format_duration
 
 STEP_LINE = re.compile(r"^format warm-up: step (\d+)/(\d+) \| loss \d+\.\d{4} \| "
                        r"\S+ elapsed \| ~\S+ left$")

@@ -12,8 +12,8 @@ an instruct model for the same reason).
 The checkpoint is cached under ``$RLLIB_ISTAR_CACHE/warmup/<hash>`` keyed by
 everything that defines it, built once (atomically), and loaded like any local
 Hugging Face folder. While it trains it prints progress lines
-(``warmup_progress``) and keeps a partial result every few minutes in
-``<hash>.partial`` (``warmup_partial``), so a killed warm-up resumes where it was.
+(``progress.py``) and keeps a partial result every few minutes in
+``<hash>.partial`` (``partial.py``), so a killed warm-up resumes where it was.
 """
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ from typing import Callable, Optional
 
 import torch
 
-from rllib_istar.algorithm import warmup_partial
-from rllib_istar.algorithm.warmup_progress import WarmupProgress
 from rllib_istar.envs.parsing import format_response, response_after_prefix
 from rllib_istar.lm.cache import WARMUP_DIR, cache_root
+from rllib_istar.warmup import partial as warmup_partial
+from rllib_istar.warmup.progress import WarmupProgress
 
 __all__ = ["format_response", "response_after_prefix", "warmup_model_path",
            "build_warmup_model", "warmup_path_for", "prepare_policy_model"]
@@ -117,10 +117,10 @@ def build_warmup_model(out_dir: str, base_path: str, env_id: str, env_config: Op
     the modules do (``IStarConfig.flush_denormal``), so the cached result does not depend
     on what ran before in the process.
 
-    ``say`` gets the progress lines (``warmup_progress``: step k/N, loss, time left)
+    ``say`` gets the progress lines (``progress.py``: step k/N, loss, time left)
     and the partial-result notices. Every ``partial_every_s`` seconds (default
     ``warmup_partial.PARTIAL_EVERY_S``, 5 minutes) the training state is saved beside
-    ``out_dir`` (``warmup_partial``); a later call for the same folder resumes from it
+    ``out_dir`` (``partial.py``); a later call for the same folder resumes from it
     ("resuming format warm-up at step k/N") and ends with the same weights as an
     uninterrupted run. Saving reads the state and changes nothing, so an uninterrupted
     run's data order and weights do not depend on it."""
