@@ -350,7 +350,9 @@ class IStarKnobs:
         "null = the whole minibatch in one pass. OURS.", minimum=1, section="policy")
     microbatch_size: int = Knob(
         16, "Rows per forward pass in the no-grad passes and the PRM update (bounds memory; "
-        "gradients are accumulated exactly). OURS.", minimum=1, section="policy",
+        "gradients are accumulated exactly). A DPO step runs in one forward-backward where "
+        "whole groups fit (at least group_size x steps per episode rows); larger groups "
+        "take an extra no-grad pass. OURS.", minimum=1, section="policy",
         aliases=("micro_batch_size",))
 
 

@@ -53,6 +53,7 @@ from rllib_istar.core.prm_losses import (
     preference_pairs,
     prime_ce_loss,
     trajectory_dpo_loss,
+    trajectory_dpo_loss_share,
     trajectory_logratio,
 )
 from rllib_istar.core.segments import (
@@ -80,7 +81,8 @@ __all__ = [
     "ANCHOR_NORMS", "anchor_ids", "anchor_step_advantages", "discounted_returns",
     "RATIO_LEVELS", "PolicyLossOutput", "clipped_surrogate",
     "TRAJ_AGGREGATIONS", "CEOutput", "DPOOutput", "groups_without_pairs", "pair_accuracy",
-    "preference_pairs", "prime_ce_loss", "trajectory_dpo_loss", "trajectory_logratio",
+    "preference_pairs", "prime_ce_loss", "trajectory_dpo_loss", "trajectory_dpo_loss_share",
+    "trajectory_logratio",
     "compact_ids", "masked_mean", "masked_sum", "masked_whiten", "seg_count",
     "seg_mean", "seg_std", "seg_sum", "seg_zscore",
     "implicit_step_rewards", "step_logratio", "token_implicit_rewards", "token_logratio",

@@ -32,6 +32,7 @@ __all__ = [
     "pair_accuracy",
     "trajectory_logratio",
     "trajectory_dpo_loss",
+    "trajectory_dpo_loss_share",
     "prime_ce_loss",
     "winner_token_weights",
 ]
@@ -198,6 +199,49 @@ def trajectory_dpo_loss(step_logratio: torch.Tensor, traj_ids: torch.Tensor, pai
         M.MARGIN_MEAN: delta.detach().mean(),
     }
     return DPOOutput(loss, metrics, q.detach())
+
+
+def trajectory_dpo_loss_share(step_logratio: torch.Tensor, traj_ids: torch.Tensor,
+                              pairs: torch.Tensor, beta: float, agg: str,
+                              num_trajectories: int, total_pairs: int) -> torch.Tensor:
+    """The share of :func:`trajectory_dpo_loss`'s loss owed to the pairs that lie inside
+    these steps: ``-sum_{p inside} log sigmoid(beta (Q(w) - Q(l))) / total_pairs``.
+
+    A pair lies inside when both its trajectories have steps here; the steps given must
+    then be *all* the steps of each such trajectory (micro-batches of whole groups, §2
+    pairs never cross a group). Summed over micro-batches that partition the batch, the
+    shares are the whole loss, so each micro-batch can back-propagate its own share in
+    one forward-backward. Shapes: ``step_logratio (n,)`` (with its graph), ``traj_ids
+    (n,)`` long in ``0..num_trajectories-1``, ``pairs (P, 2)`` long -> 0-dim; a zero that
+    keeps the graph when no pair lies inside; ValueError when a pair has only one of its
+    trajectories here.
+
+    ```pycon
+    >>> s, traj = torch.tensor([1., 0., 2., -1.]), torch.tensor([0, 1, 2, 3])
+    >>> pairs = torch.tensor([[0, 1], [2, 3]])
+    >>> whole = trajectory_dpo_loss(s, traj, pairs, beta=1.0).loss
+    >>> parts = [trajectory_dpo_loss_share(s[i], traj[i], pairs, 1.0, "sum", 4, 2)
+    ...          for i in (torch.tensor([0, 1]), torch.tensor([2, 3]))]
+    >>> bool(torch.isclose(parts[0] + parts[1], whole))
+    True
+
+    ```
+    """
+    traj_ids, pairs = traj_ids.long(), pairs.long().reshape(-1, 2)
+    present = torch.zeros(num_trajectories, dtype=torch.bool, device=traj_ids.device)
+    present[traj_ids] = True
+    winner_in, loser_in = present[pairs[:, 0]], present[pairs[:, 1]]
+    if bool((winner_in ^ loser_in).any()):
+        raise ValueError("trajectory_dpo_loss_share: a preference pair has one trajectory "
+                         "here and the other elsewhere; split the batch by whole groups")
+    inside = pairs[winner_in & loser_in]
+    if inside.shape[0] == 0 or total_pairs == 0:
+        return _zero_loss(step_logratio)
+    q = trajectory_logratio(step_logratio, traj_ids, num_trajectories, agg)
+    delta = q[inside[:, 0]] - q[inside[:, 1]]
+    if inside.shape[0] == total_pairs:  # every pair: the whole loss, as trajectory_dpo_loss
+        return -F.logsigmoid(beta * delta).mean()
+    return -F.logsigmoid(beta * delta).sum() / total_pairs
 
 
 def prime_ce_loss(token_logratio: torch.Tensor, response_mask: torch.Tensor,

@@ -7,7 +7,7 @@ the same way.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Mapping, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple, TypeVar
 
 import torch
 
@@ -36,6 +36,41 @@ def token_budget_slices(lengths: List[int], budget: int) -> List[List[int]]:
             groups.append([i])
             width = lengths[i]
     return groups
+
+
+def whole_group_microbatches(step_group: torch.Tensor, microbatch_size: int
+                             ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    """Row indices of micro-batches that never split a group: ``(packed, oversized)``.
+
+    ``packed``: consecutive groups (in order of first appearance) packed into
+    micro-batches of at most ``microbatch_size`` rows, each holding whole groups;
+    ``oversized``: one entry per group with more than ``microbatch_size`` rows. Shapes:
+    ``step_group (N,)`` long -> lists of ``(n_i,)`` long index tensors, ascending;
+    every row appears exactly once.
+
+    >>> packed, big = whole_group_microbatches(torch.tensor([0, 0, 1, 2, 2, 2, 1]), 2)
+    >>> [p.tolist() for p in packed], [b.tolist() for b in big]
+    ([[0, 1], [2, 6]], [[3, 4, 5]])
+    >>> [p.tolist() for p in whole_group_microbatches(torch.tensor([0, 1, 2, 2]), 4)[0]]
+    [[0, 1, 2, 3]]
+    """
+    groups: Dict[int, List[int]] = {}
+    for row, group in enumerate(step_group.tolist()):
+        groups.setdefault(group, []).append(row)
+    packed: List[torch.Tensor] = []
+    oversized: List[torch.Tensor] = []
+    current: List[int] = []
+    for rows in groups.values():                     # in order of first appearance
+        if len(rows) > microbatch_size:
+            oversized.append(torch.tensor(rows, dtype=torch.long))
+            continue
+        if current and len(current) + len(rows) > microbatch_size:
+            packed.append(torch.tensor(sorted(current), dtype=torch.long))
+            current = []
+        current.extend(rows)
+    if current:
+        packed.append(torch.tensor(sorted(current), dtype=torch.long))
+    return packed, oversized
 
 
 class Microbatcher:

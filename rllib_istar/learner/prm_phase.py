@@ -16,7 +16,8 @@ would step the policy's too).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Dict, List, Mapping, NamedTuple, Optional
+from typing import (Callable, ContextManager, Dict, List, Mapping, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import torch
 
@@ -25,7 +26,7 @@ from rllib_istar import metrics as M
 from rllib_istar.connectors.step_rows import StepRows
 from rllib_istar.core import prm_losses, step_rewards
 from rllib_istar.core.segments import masked_sum
-from rllib_istar.learner.microbatches import Microbatcher
+from rllib_istar.learner.microbatches import Microbatcher, whole_group_microbatches
 from rllib_istar.learner.prm_replay import PRMReplay
 
 
@@ -123,106 +124,162 @@ class PRMPhase:
 
         ``old_logp``, ``init_logp``: (N, L) pi_old and pi_init log-probs (``init_logp``
         None when no reference reads it). The scoring reference is ``prm_reference``'s,
-        the DPO loss's ``prm_dpo_reference``'s (default: the same).
+        the DPO loss's ``prm_dpo_reference``'s (default: the same). With ``prm_update:
+        after`` and no replayed batch, the first PRM step's forward pass (before the
+        step) gives the scores: no separate scoring pass.
         """
         cfg, mask = self.settings, rows[C.RESPONSE_MASK]
         score_ref = init_logp if cfg.reference == "initial" else old_logp
         dpo_ref = init_logp if cfg.dpo_reference == "initial" else old_logp
         cands = candidate_rows(rows)
-        step = self.dpo_step if cfg.loss == "dpo" else self.ce_step
+        step = self.dpo_pass if cfg.loss == "dpo" else self.ce_pass
+        chunked = self.microbatcher.chunked_logp
         scored = cand_scored = None
-
-        def score():
-            with self.timed(M.TIMER_SCORING):
-                chunked = self.microbatcher.chunked_logp
-                return (chunked(self.token_logprobs, rows),
-                        None if cands is None else chunked(self.token_logprobs, cands))
-
+        batches = self.replay.batches_with(rows, dpo_ref) if cfg.trains else []
+        fused = cfg.order == "after" and len(batches) == 1  # this batch is the first trained
         if cfg.order == "after":
-            scored, cand_scored = score()
-        num_past = 0
-        with self.timed(M.TIMER_PRM_UPDATE):
-            if cfg.trains:  # frozen_prm: never trains
-                batches = self.replay.batches_with(rows, dpo_ref)
-                num_past = len(batches) - 1
-                for _ in range(cfg.epochs):
-                    for batch_rows, batch_ref in batches:  # oldest first, this batch last
-                        self.log(step(batch_rows, batch_ref))
-        if scored is None:
-            scored, cand_scored = score()
+            with self.timed(M.TIMER_SCORING):
+                cand_scored = None if cands is None else chunked(self.token_logprobs, cands)
+                if not fused:
+                    scored = chunked(self.token_logprobs, rows)
+        with self.timed(M.TIMER_PRM_UPDATE):  # frozen_prm (never trains): no batches
+            for _ in range(cfg.epochs):
+                for batch_rows, batch_ref in batches:  # oldest first, this batch last
+                    metrics, logp_before = step(batch_rows, batch_ref)
+                    self.log(metrics)
+                    if fused and scored is None:
+                        scored = logp_before  # None at a cold start: no step was taken
+        rows_left, cands_left = scored is None, cands is not None and cand_scored is None
+        if rows_left or cands_left:  # scoring after the update (or after a cold start)
+            with self.timed(M.TIMER_SCORING):
+                if rows_left:
+                    scored = chunked(self.token_logprobs, rows)
+                if cands_left:
+                    cand_scored = chunked(self.token_logprobs, cands)
         step_r = step_rewards.implicit_step_rewards(scored, score_ref, mask, cfg.beta)
         self.log({M.STEP_REWARD_MEAN: float(step_r.mean()),
                   M.STEP_REWARD_STD: float(step_r.std()) if len(step_r) > 1 else 0.0,
-                  M.PRM_REPLAY_BATCHES: float(num_past)})
+                  M.PRM_REPLAY_BATCHES: float(max(len(batches) - 1, 0))})
         token_r = None
         if cfg.token_rewards:
             token_r = step_rewards.token_implicit_rewards(scored, score_ref, mask, cfg.beta)
         return PRMScores(step_r, token_r, cand_scored)
 
     def dpo_step(self, rows, ref_logp) -> Dict[str, float]:
-        """One trajectory-DPO step (docs/algorithm.md §2) with exact micro-batch accumulation,
-        against the reference log-probs ``ref_logp`` (N, L).
+        """One trajectory-DPO step (docs/algorithm.md §2) against the reference log-probs
+        ``ref_logp`` (N, L); its metrics (:meth:`dpo_pass`)."""
+        return self.dpo_pass(rows, ref_logp)[0]
 
-        The loss couples all steps of a trajectory, so: (1) a no-grad pass gives
-        every step's log-ratio s; (2) autograd gives dL/ds on that leaf; (3) each
-        micro-batch re-runs the PRM with grad and back-propagates
-        ``sum(dL/ds * s)``, which yields exactly dL/dphi.
+    def dpo_pass(self, rows, ref_logp) -> Tuple[Dict[str, float], Optional[torch.Tensor]]:
+        """One trajectory-DPO step in one forward-backward over the batch, with exact
+        micro-batch accumulation: ``(metrics, the PRM's (N, L) log-probs before the
+        step)``, the log-probs None at a cold start (no pair: no step).
+
+        The loss couples the steps of a trajectory and pairs stay inside a group, so a
+        micro-batch of whole groups back-propagates its own share of the loss
+        (:func:`~rllib_istar.core.prm_losses.trajectory_dpo_loss_share`) and the shares
+        add up to the batch's gradient. Groups larger than ``microbatch_size`` rows take
+        two passes, together: a no-grad pass gives their steps' log-ratios s and
+        autograd dL/ds; each of their micro-batches then re-runs the PRM with grad and
+        back-propagates ``sum(dL/ds * s)``, which yields exactly their dL/dphi (where no
+        group fits, this is the whole batch in the same micro-batches as one pass would
+        use, with the same numbers).
         """
-        cfg, mask = self.settings, rows[C.RESPONSE_MASK]
-        pairs = prm_losses.preference_pairs(rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], cfg.pair_margin)
-        s = step_rewards.step_logratio(self.microbatcher.chunked_logp(self.token_logprobs, rows),
-                                       ref_logp, mask).detach().requires_grad_(True)
-        out = prm_losses.trajectory_dpo_loss(s, rows[C.STEP_TRAJ], pairs, cfg.beta, agg=cfg.agg,
-                                             num_trajectories=len(rows[C.TRAJ_OUTCOME]))
-        metrics = {k: float(v) for k, v in out.metrics.items()}
-        metrics[M.GROUPS_WITHOUT_PAIRS] = prm_losses.groups_without_pairs(
-            rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], cfg.pair_margin)
-        if len(pairs) == 0 and not cfg.ddp:
-            return metrics  # cold start: nothing to learn from, no optimizer step
-        (grad_s,) = torch.autograd.grad(out.loss, s)
-        weights = (prm_losses.winner_token_weights(rows[C.STEP_TRAJ], pairs, mask)
-                   if cfg.nll_coef else None)
+        cfg = self.settings
+        rows = StepRows.from_columns(rows)
+        mask, traj = rows[C.RESPONSE_MASK], rows[C.STEP_TRAJ]
+        outcome, group = rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP]
+        pairs = prm_losses.preference_pairs(outcome, group, cfg.pair_margin)
+        num_traj = rows.num_trajectories
+
+        def metrics_at(s: torch.Tensor) -> Dict[str, float]:
+            out = prm_losses.trajectory_dpo_loss(s, traj, pairs, cfg.beta, agg=cfg.agg,
+                                                 num_trajectories=num_traj)
+            metrics = {k: float(v) for k, v in out.metrics.items()}
+            metrics[M.GROUPS_WITHOUT_PAIRS] = prm_losses.groups_without_pairs(
+                outcome, group, cfg.pair_margin)
+            return metrics
+
+        if len(pairs) == 0 and not cfg.ddp:  # cold start: nothing to learn, no optimizer step
+            return metrics_at(torch.zeros(rows.num_steps, device=mask.device)), None
+        weights = (prm_losses.winner_token_weights(traj, pairs, mask) if cfg.nll_coef
+                   else None)
+        logp_before = torch.zeros_like(mask, dtype=torch.float32)
+
+        def share(s, idx):
+            return prm_losses.trajectory_dpo_loss_share(s, traj[idx], pairs, cfg.beta, cfg.agg,
+                                                        num_traj, len(pairs))
+
+        packed, oversized = whole_group_microbatches(group[traj], self.microbatcher.microbatch_size)
+        parts: List[Tuple[torch.Tensor, Optional[torch.Tensor]]] = [(i, None) for i in packed]
+        if oversized:  # groups beyond one micro-batch, together: dL/ds first, no grad
+            idx = torch.sort(torch.cat(oversized)).values
+            logp_before[idx] = self.microbatcher.chunked_logp(
+                self.token_logprobs, rows.slice(idx, _FORWARD_COLUMNS))
+            s = step_rewards.step_logratio(logp_before[idx], ref_logp[idx], mask[idx])
+            s.requires_grad_(True)
+            (grad_s,) = torch.autograd.grad(share(s, idx), s)
+            parts += [(idx[sl], grad_s[sl]) for sl in self.microbatcher.slices(len(idx))]
+
+        def backward(part, weight):
+            idx, grad_s = part
+            logp = self.forward_train(rows.slice(idx, _FORWARD_COLUMNS))[C.LOGP]
+            s = step_rewards.step_logratio(logp, ref_logp[idx], mask[idx])
+            if grad_s is None:
+                logp_before[idx] = logp.detach().float()
+                loss = share(s, idx)
+            else:
+                loss = (grad_s * s).sum()
+            if cfg.nll_coef:  # DPO + NLL on the winners: keeps the PRM's mass on them
+                nll = (weights[idx] * masked_sum(logp, mask[idx], dim=-1)).sum()
+                loss = loss - cfg.nll_coef * nll
+            (weight * loss).backward()
+
+        self.accumulate_and_step(parts, backward)
+        s_before = step_rewards.step_logratio(logp_before, ref_logp, mask)
+        metrics = metrics_at(s_before)
         if cfg.nll_coef:  # log pi_phi summed per row = s + the reference's sum
-            prm_sum = s.detach() + masked_sum(ref_logp, mask, dim=-1)
+            prm_sum = s_before + masked_sum(ref_logp, mask, dim=-1)
             metrics[M.PRM_WINNER_NLL] = float(-(weights * prm_sum).sum())
-
-        def loss_fn(logp, sl):
-            dpo = (grad_s[sl] * step_rewards.step_logratio(logp, ref_logp[sl], mask[sl])).sum()
-            if not cfg.nll_coef:
-                return dpo
-            # DPO + NLL on the winners' responses: keeps the PRM's mass on what it prefers
-            return dpo - cfg.nll_coef * (weights[sl] * masked_sum(logp, mask[sl], dim=-1)).sum()
-
-        self.accumulate_and_step(rows, loss_fn)
-        return metrics
+        return metrics, logp_before
 
     def ce_step(self, rows, ref_logp) -> Dict[str, float]:
-        """One PRIME cross-entropy step against ``ref_logp`` (N, L): a mean over rows, so
-        micro-batches add up exactly."""
-        cfg, mask = self.settings, rows[C.RESPONSE_MASK]
+        """One PRIME cross-entropy step against ``ref_logp`` (N, L); its metrics."""
+        return self.ce_pass(rows, ref_logp)[0]
+
+    def ce_pass(self, rows, ref_logp) -> Tuple[Dict[str, float], torch.Tensor]:
+        """One PRIME cross-entropy step, a mean over rows, so micro-batches add up exactly:
+        ``(metrics, the PRM's (N, L) log-probs before the step)``."""
+        cfg = self.settings
+        rows = StepRows.from_columns(rows)
+        mask = rows[C.RESPONSE_MASK]
         labels = rows[C.TRAJ_WON][rows[C.STEP_TRAJ]].float()
         n, logs = len(labels), []
+        logp_before = torch.zeros_like(mask, dtype=torch.float32)
 
-        def loss_fn(logp, sl):
+        def backward(sl, weight):
+            logp = self.forward_train(rows.slice(sl, _FORWARD_COLUMNS))[C.LOGP]
+            logp_before[sl] = logp.detach().float()
             out = prm_losses.prime_ce_loss((logp - ref_logp[sl]) * mask[sl], mask[sl], labels[sl],
                                            cfg.beta)
-            logs.append((out.loss.detach() * len(labels[sl]) / n, out.metrics))
-            return out.loss * (len(labels[sl]) / n)
+            if weight:
+                logs.append((out.loss.detach() * len(labels[sl]) / n, out.metrics))
+            (weight * out.loss * (len(labels[sl]) / n)).backward()
 
-        self.accumulate_and_step(rows, loss_fn)
-        return {M.PRM_CE_LOSS: float(sum(x for x, _ in logs)),
-                M.PRM_CE_ACC: sum(float(m.get(M.PRM_CE_ACC, 0.0)) for _, m in logs) / max(len(logs), 1)}
+        self.accumulate_and_step(self.microbatcher.slices(n), backward)
+        return ({M.PRM_CE_LOSS: float(sum(x for x, _ in logs)),
+                 M.PRM_CE_ACC: sum(float(m.get(M.PRM_CE_ACC, 0.0)) for _, m in logs)
+                 / max(len(logs), 1)}, logp_before)
 
-    def accumulate_and_step(self, rows, loss_fn) -> None:
-        """Backward ``loss_fn(prm_logp_chunk, rows_slice)`` per micro-batch, then one PRM step."""
+    def accumulate_and_step(self, parts: Sequence, backward: Callable) -> None:
+        """``backward(part, weight)`` (a forward and a backward) for every part, padded for
+        DDP (``Microbatcher.padded``: zero-weight repeats), then one step of the PRM's
+        optimizers on the accumulated gradients."""
         params = self.parameters()
         for p in params.values():
             p.grad = None
-        rows = StepRows.from_columns(rows)
-        slices = self.microbatcher.slices(rows.num_steps)
-        for sl, weight in self.microbatcher.padded(slices):
-            logp = self.forward_train(rows.slice(sl, _FORWARD_COLUMNS))[C.LOGP]
-            (weight * loss_fn(logp, sl)).backward()
+        for part, weight in self.microbatcher.padded(parts):
+            backward(part, weight)
         grads = {pid: p.grad for pid, p in params.items() if p.grad is not None}
         self.step_optimizers(params, self.postprocess_gradients(grads))
 

@@ -125,7 +125,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
         self._encode = lambda text: encode_prompt(self.tokenizer, text, self._prefix)
         self._encode_action = (response_ids_encoder(self.tokenizer, self.env.action_format,
                                                     self._prefix)
-                               if gives_action_labels(self.env) else None)  # same-state credit
+                               if cfg.same_state_credit and gives_action_labels(self.env)
+                               else None)  # same-state credit: record the labelled actions
         stops = {"stop_strings": list(cfg.stop_strings)} if cfg.stop_strings else {}
         if cfg.generation_backend == "hf":
             spec = cfg.policy_module_spec()

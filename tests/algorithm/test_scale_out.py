@@ -1,4 +1,5 @@
 """Tune and scale-out: tune.Tuner("IStar"), remote env runners, two DDP learners."""
+import pytest
 import torch
 from algo_utils import changed, module_state, tiny_config
 
@@ -19,8 +20,9 @@ def test_tuner_runs_one_iteration(ray_session, tmp_path):
     assert "dpo_loss" in result.metrics["learners"]["prm"]
 
 
-def test_two_remote_runners_and_two_learners(build):
-    config = (tiny_config("istar_rloo", num_groups=4)
+@pytest.mark.parametrize("microbatch_size", [8, 64])  # PRM groups in two passes / in one
+def test_two_remote_runners_and_two_learners(build, microbatch_size):
+    config = (tiny_config("istar_rloo", num_groups=4, microbatch_size=microbatch_size)
               .env_runners(num_env_runners=2, num_cpus_per_env_runner=0.5)
               .learners(num_learners=2, num_cpus_per_learner=0.5))
     algo = build(config)

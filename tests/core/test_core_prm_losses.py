@@ -13,6 +13,7 @@ from rllib_istar.core.prm_losses import (
     preference_pairs,
     prime_ce_loss,
     trajectory_dpo_loss,
+    trajectory_dpo_loss_share,
 )
 
 
@@ -185,3 +186,31 @@ def test_prime_ce_loss_by_hand_and_gradient_mask():
     assert (tok.grad[mask.bool()] < 0).all()  # both labels 1: push the log-ratio up
     zero = prime_ce_loss(torch.tensor([[1.0, -1.0]]), torch.tensor([[1, 1]]), torch.tensor([0.0]), 1.0)
     assert zero.loss.item() == pytest.approx(math.log(2.0))
+
+
+@pytest.mark.parametrize("agg", ["sum", "mean"])
+def test_dpo_loss_shares_of_whole_groups_add_up_to_the_loss_and_its_gradient(agg):
+    torch.manual_seed(0)
+    traj = torch.tensor([0, 0, 1, 2, 2, 2, 3, 4, 5, 5])     # 6 trajectories, 10 steps
+    group = torch.tensor([0, 0, 0, 1, 1, 1])                 # two groups of three
+    outcome = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])
+    pairs = preference_pairs(outcome, group)
+    s = torch.randn(10, requires_grad=True)
+    whole = trajectory_dpo_loss(s, traj, pairs, beta=0.7, agg=agg).loss
+    (want,) = torch.autograd.grad(whole, s)
+    by_group = [torch.nonzero(group[traj] == g).flatten() for g in (0, 1)]
+    shares = [trajectory_dpo_loss_share(s[i], traj[i], pairs, 0.7, agg, 6, len(pairs))
+              for i in by_group]
+    (got,) = torch.autograd.grad(sum(shares), s)
+    assert torch.allclose(sum(shares), whole) and torch.allclose(got, want)
+    # the whole batch as one part is the loss itself, bit for bit
+    assert torch.equal(trajectory_dpo_loss_share(s, traj, pairs, 0.7, agg, 6, len(pairs)), whole)
+    # a part without pairs: zero, and it keeps the graph
+    lone = trajectory_dpo_loss_share(s[:3], traj[:3], pairs[:0], 0.7, agg, 6, len(pairs))
+    assert float(lone) == 0.0 and lone.requires_grad
+
+
+def test_dpo_loss_share_refuses_a_pair_split_across_parts():
+    traj, pairs = torch.tensor([0, 1]), torch.tensor([[0, 1]])
+    with pytest.raises(ValueError, match="split the batch by whole groups"):
+        trajectory_dpo_loss_share(torch.zeros(1), traj[:1], pairs, 1.0, "sum", 2, 1)

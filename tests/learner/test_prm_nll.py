@@ -5,6 +5,8 @@ import torch
 from algo_utils import changed, module_state, tiny_config
 
 from rllib_istar import columns as C
+from rllib_istar.learner import prm_phase as prm_phase_module
+from rllib_istar.learner.microbatches import whole_group_microbatches
 from rllib_istar.connectors.episodes_to_rows import episodes_to_rows
 from rllib_istar.core import prm_losses, step_rewards
 from rllib_istar.core.segments import masked_sum
@@ -34,13 +36,29 @@ def _captured_grads(learner, rows, ref):
     return seen, metrics
 
 
-@pytest.mark.parametrize("coef", [0.0, 2.0])
-def test_dpo_plus_nll_gradient_equals_one_full_batch_autograd(build, coef):
+@pytest.mark.parametrize("coef,paths", [(0.0, "two_pass"), (2.0, "two_pass"), (0.0, "one_pass"),
+                                        (2.0, "one_pass"), (2.0, "mixed")])
+def test_dpo_plus_nll_gradient_equals_one_full_batch_autograd(build, monkeypatch, coef, paths):
+    """Every group beyond a micro-batch (two passes each), every group packed in
+    micro-batches (one pass), and both in one step."""
     algo = build(tiny_config("istar_rloo", prm_nll_coef=coef, prm_grad_clip=None, lr=1e-3,
                              microbatch_size=3, num_groups=4))
     algo.train()  # a trained state: moved policy, PRM and Adam moments
     learner = algo.learner_group._learner
     rows = _rows_with_pairs(algo)
+    largest = int(torch.bincount(rows[C.STEP_GROUP]).max())
+    learner.microbatcher.microbatch_size = {"two_pass": 5, "one_pass": 2 * largest,
+                                            "mixed": largest}[paths]
+    planned = []
+
+    def plan(step_group, size):
+        packed, oversized = whole_group_microbatches(step_group, size)
+        if paths == "mixed":  # half the groups take the two-pass path
+            packed, oversized = packed[: len(packed) // 2], oversized + packed[len(packed) // 2:]
+        planned.append((len(packed) > 0, len(oversized) > 0))
+        return packed, oversized
+
+    monkeypatch.setattr(prm_phase_module, "whole_group_microbatches", plan)
     ref = learner._old_logp(rows)
     prm = learner.module["prm"]
     pairs = prm_losses.preference_pairs(rows[C.TRAJ_OUTCOME], rows[C.TRAJ_GROUP], 0.0)
@@ -59,6 +77,8 @@ def test_dpo_plus_nll_gradient_equals_one_full_batch_autograd(build, coef):
     want = {id(p): p.grad.clone() for p in prm.parameters() if p.grad is not None}
     by_param = {id(p): pid for pid, p in learner._params.items()}
     got, metrics = _captured_grads(learner, rows, ref)
+    assert planned == [{"two_pass": (False, True), "one_pass": (True, False),
+                        "mixed": (True, True)}[paths]]
     assert len(got) == len(want)
     for param_id, grad in want.items():
         assert torch.allclose(got[by_param[param_id]], grad, atol=1e-6, rtol=1e-4)
