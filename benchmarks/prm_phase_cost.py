@@ -16,6 +16,7 @@ size where every group fits a micro-batch (one pass). Every timing is the median
 work does not).
 
     python -m benchmarks.prm_phase_cost                       # ~1 min on 2 CPUs
+    python -m benchmarks.prm_phase_cost --repeats 1 --out /tmp/x.json   # the test's run
     python -m benchmarks.prm_phase_cost --out benchmarks/results/prm_phase_cost.json
 
 Run it against an older checkout with ``PYTHONPATH=<checkout>`` (the phase's interface,

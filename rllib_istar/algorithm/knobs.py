@@ -270,7 +270,9 @@ class IStarKnobs:
                            aliases=("beta", "dpo_beta", "reward_beta"))
     prm_update: str = Knob(
         "before", "'before': update the PRM on the batch, then score it with the updated PRM "
-        "(design card); 'after': score first (REF). ALG §2.", choices=PRM_UPDATE_ORDERS,
+        "(design card); 'after': score first (REF), from the first PRM step's own forward "
+        "pass when no replayed batch comes first (one pass fewer). ALG §2.",
+        choices=PRM_UPDATE_ORDERS,
         section="prm")
     prm_epochs: int = Knob(1, "PRM optimizer steps per iteration (each over the whole batch). "
                            "REF: 1.", minimum=1, section="prm")

@@ -100,3 +100,16 @@ def test_prm_displacement_smoke(tmp_path):
         assert first[key] == pytest.approx(0.0, abs=1e-6), key
     assert first["admissible_mass_prm"] == pytest.approx(first["admissible_mass_init"])
     assert last["pairs"] > 0 and 0.0 <= last["same_state_prm_progress"] <= 1.0
+
+
+def test_prm_phase_cost_runs_and_reports_each_ratio(tmp_path):
+    out = tmp_path / "prm_phase_cost.json"
+    _run("prm_phase_cost", "--repeats", "1", "--microbatch-sizes", "4", "512", "--out", str(out))
+    with open(out) as f:
+        data = json.load(f)
+    assert set(data["by_microbatch_size"]) == {"4", "512"}
+    assert data["largest_group_rows"] > 4            # 4: no group fits; 512: every group does
+    for row in data["by_microbatch_size"].values():
+        assert {"forward_backward_s", "scoring_forward_s", "phase_before_s", "phase_after_s",
+                "ratio_before", "ratio_after"} <= set(row)
+        assert row["ratio_before"] > 0 and row["ratio_after"] > 0
