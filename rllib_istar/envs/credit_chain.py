@@ -37,6 +37,7 @@ import random
 from typing import Any, ClassVar
 
 from .base import TextEnv
+from .config_checks import int_in_range
 from .templates import PromptTemplate, number_words, word_template
 from .key_corridor import COLORS
 
@@ -51,13 +52,6 @@ CREDIT_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 _PROMPT = word_template("in each room pick a colour a door needs its own colour a hall takes any")
-
-
-def _int_in(cfg: dict, key: str, lo: int, hi: int) -> int:
-    v = cfg[key]
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ValueError(f"CreditChainEnv: {key} must be an int in [{lo}, {hi}], got {v!r}")
-    return v
 
 
 class CreditChainEnv(TextEnv):
@@ -81,9 +75,9 @@ class CreditChainEnv(TextEnv):
 
     def validate_config(self, cfg: dict) -> None:
         super().validate_config(cfg)
-        n = _int_in(cfg, "num_steps", 1, MAX_ROOMS)
-        _int_in(cfg, "num_decisive", 1, n)
-        _int_in(cfg, "num_choices", 2, len(COLORS))
+        n = int_in_range("CreditChainEnv", "num_steps", cfg["num_steps"], 1, MAX_ROOMS)
+        int_in_range("CreditChainEnv", "num_decisive", cfg["num_decisive"], 1, n)
+        int_in_range("CreditChainEnv", "num_choices", cfg["num_choices"], 2, len(COLORS))
         if cfg["outcome"] not in CREDIT_OUTCOMES:
             raise ValueError(f"CreditChainEnv: outcome must be one of {list(CREDIT_OUTCOMES)}, "
                              f"got {cfg['outcome']!r}")

@@ -26,6 +26,7 @@ import random
 from typing import Any, ClassVar
 
 from .base import TextEnv
+from .config_checks import int_in_range
 from .templates import PromptTemplate, number_words, word_template
 
 __all__ = ["KeyCorridorEnv", "COLORS", "MAX_CORRIDOR"]
@@ -54,10 +55,8 @@ class KeyCorridorEnv(TextEnv):
 
     def validate_config(self, cfg: dict) -> None:
         super().validate_config(cfg)
-        n = cfg["corridor_length"]
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_CORRIDOR:
-            raise ValueError(f"KeyCorridorEnv: corridor_length must be an int in "
-                             f"[0, {MAX_CORRIDOR}], got {n!r}")
+        int_in_range("KeyCorridorEnv", "corridor_length", cfg["corridor_length"], 0,
+                     MAX_CORRIDOR)
 
     @classmethod
     def extra_vocabulary(cls) -> list[str]:

@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .config_checks import int_in_range
 from .images import IMAGE_PLACEHOLDER
 from .sokoban import _PROMPT, SokobanTextEnv, _tiles, room_to_rgb
 from .templates import PromptTemplate
@@ -162,9 +163,7 @@ class VisualSokobanEnv(SokobanTextEnv):
         if cfg["observation"] not in OBSERVATION_MODES:
             raise ValueError(f"{name}: observation must be one of {list(OBSERVATION_MODES)}, "
                              f"got {cfg['observation']!r}")
-        px, (low, high) = cfg["tile_px"], TILE_PX_RANGE
-        if isinstance(px, bool) or not isinstance(px, int) or not low <= px <= high:
-            raise ValueError(f"{name}: tile_px must be an int in [{low}, {high}], got {px!r}")
+        int_in_range(name, "tile_px", cfg["tile_px"], *TILE_PX_RANGE)
         if cfg["tiles"] not in TILE_STYLES:
             raise ValueError(f"{name}: tiles must be one of {list(TILE_STYLES)}, "
                              f"got {cfg['tiles']!r}")

@@ -210,6 +210,7 @@ class PRMPhase:
             return prm_losses.trajectory_dpo_loss_share(s, traj[idx], pairs, cfg.beta, cfg.agg,
                                                         num_traj, len(pairs))
 
+        # each step's group from its trajectory's (replayed batches keep no step_group column)
         packed, oversized = whole_group_microbatches(group[traj], self.microbatcher.microbatch_size)
         parts: List[Tuple[torch.Tensor, Optional[torch.Tensor]]] = [(i, None) for i in packed]
         if oversized:  # groups beyond one micro-batch, together: dL/ds first, no grad

@@ -35,6 +35,8 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
+from ..config_checks import int_in_range
+
 __all__ = ["Product", "Goal", "Catalogue", "CATEGORIES", "BRANDS", "COLOR_VALUES",
            "PRICE_POINTS", "PRICE_CEILINGS", "NO_PRICE_CEILING", "GOAL_SHUFFLE_SEED",
            "DEFAULT_NUM_PRODUCTS", "MAX_NUM_PRODUCTS", "INSTRUCTION_TEMPLATES",
@@ -250,10 +252,7 @@ def generate_catalogue(num_products: int = DEFAULT_NUM_PRODUCTS, seed: int = 0) 
 
     Deterministic in ``(num_products, seed)``.
     """
-    if isinstance(num_products, bool) or not isinstance(num_products, int) \
-            or not 1 <= num_products <= MAX_NUM_PRODUCTS:
-        raise ValueError(f"num_products must be an int in [1, {MAX_NUM_PRODUCTS}], "
-                         f"got {num_products!r}")
+    int_in_range("", "num_products", num_products, 1, MAX_NUM_PRODUCTS)
     rng = random.Random(seed)
     types = _types()
     products: list[Product] = []

@@ -57,6 +57,7 @@ import string
 from typing import Any, ClassVar
 
 from ..base import TextEnv
+from ..config_checks import int_in_range
 from ..parsing import ParsedAction
 from ..templates import PromptTemplate
 from . import pages
@@ -185,10 +186,7 @@ class WebShopEnv(TextEnv):
 
     def validate_config(self, cfg: dict) -> None:
         super().validate_config(cfg)
-        n = cfg["num_products"]
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NUM_PRODUCTS:
-            raise ValueError(f"WebShopEnv: num_products must be an int in [1, {MAX_NUM_PRODUCTS}], "
-                             f"got {n!r}")
+        int_in_range("WebShopEnv", "num_products", cfg["num_products"], 1, MAX_NUM_PRODUCTS)
         for key in ("catalogue_seed", "num_test_goals"):
             v = cfg[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -255,11 +253,8 @@ class WebShopEnv(TextEnv):
     # ------------------------------------------------------------------ hooks
     def reset_task(self, task_seed: int, options: dict | None) -> str:
         if options and "goal_index" in options:
-            index = options["goal_index"]
-            if isinstance(index, bool) or not isinstance(index, int) \
-                    or not 0 <= index < len(self.goals):
-                raise ValueError(f"WebShopEnv: goal_index must be an int in "
-                                 f"[0, {len(self.goals) - 1}], got {index!r}")
+            index = int_in_range("WebShopEnv", "goal_index", options["goal_index"], 0,
+                                 len(self.goals) - 1)
         else:
             index = random.Random(task_seed).randrange(len(self.goals))
         self.goal_index, self.goal = index, self.goals[index]
