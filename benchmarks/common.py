@@ -172,13 +172,17 @@ def flatten_result(result: Dict[str, Any]) -> Dict[str, float]:
 def train_run(env: str, settings: Dict[str, Any], seed: int, *, env_step_budget: int,
               max_iters: int = 10_000, probe: bool = False,
               on_iter: Optional[Callable[[Dict[str, float]], None]] = None,
-              wall_limit_s: Optional[float] = None) -> Dict[str, Any]:
+              wall_limit_s: Optional[float] = None,
+              configure: Optional[Callable[[Any], Any]] = None) -> Dict[str, Any]:
     """Train one (env, settings, seed) until ``env_step_budget`` env steps are sampled.
 
-    ``probe``: add the advantage probe's record of each iteration as ``probe/<key>``.
+    ``probe``: add the advantage probe's record of each iteration as ``probe/<key>``;
+    ``configure``: ``config -> config``, applied last (e.g. remote env runners).
     Returns ``{"history": [per-iteration dict], "wall_s": ..., "build_s": ...}``.
     """
     cfg = build_config(env, settings, seed, probe=probe)
+    if configure is not None:
+        cfg = configure(cfg)
     t0 = time.perf_counter()
     algo = cfg.build_algo()
     build_s = time.perf_counter() - t0

@@ -50,13 +50,15 @@ def load_tuned(env: str) -> Tuple[str, Dict[str, Any], Dict[str, Any]]:
     Keys of the YAML's ``config:`` that are not shared training settings of a benchmark
     run: ``env_config`` (goes to ``.environment()``), ``seed`` (every run sets its own,
     ``.debugging(seed=...)``), ``advantage_estimator`` and ``ablation`` (set per
-    method) and ``model_path`` (must be :data:`BENCH_MODEL`, IStarConfig's default).
+    method), ``model_path`` (must be :data:`BENCH_MODEL`, IStarConfig's default) and
+    ``gradient_checkpointing`` (it changes memory, not numbers; ``auto`` for the tiny model).
     """
     with open(os.path.join(ROOT, "tuned_examples", TUNED_YAML[env])) as f:
         (experiment,) = yaml.safe_load(f).values()
     config = dict(experiment["config"])
     env_config = dict(config.pop("env_config", None) or {})
     config.pop("seed", None)
+    config.pop("gradient_checkpointing", None)  # memory only: the same numbers, either way
     config.pop("advantage_estimator", None)
     config.pop("ablation", None)
     model = config.pop("model_path", BENCH_MODEL)

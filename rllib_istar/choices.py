@@ -19,5 +19,8 @@ DTYPES = ("float32", "bfloat16", "float16")
 PRM_MODES = ("full", "lora")
 #: ``prm_update``: train the PRM "before" scoring (design card) or score first, "after" (REF).
 PRM_UPDATE_ORDERS = ("before", "after")
+#: ``rollout_mode``: sample, then learn ("sync"); or sample the next iteration while the
+#: learner trains on this one, one policy version behind ("async", ``algorithm/ahead_sampler.py``).
+ROLLOUT_MODES = ("sync", "async")
 #: ``prm_reference``: pi_old ("rolling", the paper) or pi_init ("initial").
 PRM_REFERENCES = ("rolling", "initial")

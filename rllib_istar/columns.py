@@ -29,6 +29,9 @@ TASK_SEED = "task_seed"            # int: the env seed shared by the group
 OUTCOME = "outcome"                # float: r_o(tau), see IStarConfig.outcome
 WON = "won"                        # bool
 NUM_INVALID = "num_invalid"        # int: invalid actions in the trajectory
+POLICY_VERSION = "policy_version"  # int: the env runner's weights version (RLlib's
+                                   # WEIGHTS_SEQ_NO, the learner's update count at the last
+                                   # sync) when the trajectory was sampled
 DEFERRED_INFO = "deferred_info"    # dict: a deferred outcome's facts (envs/deferred.py), e.g.
                                    # a judge's scores; absent for other envs
 
@@ -45,6 +48,7 @@ STEP_GROUP = "step_group"          # (N,) long, group index
 STEP_INDEX = "step_index"          # (N,) long, t inside the trajectory
 ENV_REWARD = "env_reward"          # (N,) float, env reward incl. invalid penalty
 ANCHOR = "anchor"                  # (N,) long, anchor-state id (GiGPO)
+STEP_POLICY_VERSION = "step_policy_version"  # (N,) long, the trajectory's POLICY_VERSION
 STEP_ORACLE = "step_oracle"        # (N,) float, the env's ORACLE_LABEL of the step, NaN if none
 ADVANTAGES = "advantages"          # (N,) or (N, L) float
 IMAGES = "images"                  # (N, H, W, 3) uint8, each row's prompt image (image envs

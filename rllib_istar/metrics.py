@@ -51,6 +51,8 @@ KL_REF = "kl_ref"
 ENTROPY = "entropy"
 LOGP_GAP = "rollout_learner_logp_gap"         # mean |rollout logp - learner logp| per token
 LOGP_GAP_MAX = "rollout_learner_logp_gap_max"
+POLICY_LAG = "policy_lag"                     # mean updates the rows' sampling policy is
+POLICY_LAG_MAX = "policy_lag_max"             # behind the learner (rollout_mode async: 1)
 NUM_STEP_ROWS = "num_step_rows"
 NUM_TRAJECTORIES = "num_trajectories"
 

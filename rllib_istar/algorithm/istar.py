@@ -2,7 +2,8 @@
 
 ``IStar.training_step`` reads: sample groups -> one learner update (PRM DPO ->
 score -> advantages -> PPO, see ``learner/learner.py``) -> sync the policy
-weights only.
+weights only. With ``rollout_mode: async`` the runners sample the next iteration
+during the update (``ahead_sampler.py``).
 
 The config only describes: every knob is declared once in ``knobs.py`` (a base class),
 checked in ``validation.py``, and rendered into this class's docstring. Nothing
@@ -34,12 +35,14 @@ from ray.rllib.utils.metrics import (
 )
 
 from rllib_istar import metrics as M
-from rllib_istar.algorithm import validation
+from rllib_istar.algorithm import model_defaults, validation
+from rllib_istar.algorithm.ahead_sampler import AheadSampler, sample_on_runner
+from rllib_istar.algorithm.knob_docs import render_knob_docs
 from rllib_istar.algorithm.knobs import KNOBS, KNOBS_BY_NAME, IStarKnobs
+from rllib_istar.algorithm.no_episodes import no_episodes_error
+from rllib_istar.algorithm.process_sharing import share_local_runner_weights
 from rllib_istar.algorithm.rllib_knobs import RLLIB_DEFAULTS
 from rllib_istar.algorithm.settings_checks import check_settings
-from rllib_istar.algorithm.knob_docs import render_knob_docs
-from rllib_istar.algorithm import model_defaults
 from rllib_istar.learner.estimator_tables import EstimatorSpec, resolve_estimator
 from rllib_istar.rl_modules.specs import POLICY_ID
 
@@ -162,12 +165,13 @@ class IStarConfig(IStarKnobs, AlgorithmConfig):
     def module_specs(self) -> Dict[str, Any]:
         from rllib_istar.rl_modules.specs import build_module_specs
 
+        resolved = self.with_model_defaults()  # "auto" read as validate() resolves it
         return build_module_specs(
             model_path=self.effective_model_path(), dtype=self.model_dtype, temperature=self.temperature,
             prm=self.uses_prm, prm_mode=self.prm_mode, prm_model_path=self.prm_init,
             lora_rank=self.lora_rank, lora_alpha=self.lora_alpha,
             trust_remote_code=self.trust_remote_code, compute_entropy=self.entropy_coef > 0,
-            gradient_checkpointing=self.gradient_checkpointing, policy_mode=self.policy_mode,
+            gradient_checkpointing=resolved.gradient_checkpointing, policy_mode=self.policy_mode,
             autocast_dtype=self.autocast_dtype, flush_denormal=self.flush_denormal,
             prm_inputs=self.prm_inputs)
 
@@ -248,7 +252,16 @@ class IStar(Algorithm):
         from rllib_istar.warmup import prepare_policy_model
 
         prepare_policy_model(config)  # the warmed model, built once before any worker needs it
+        self._ahead = AheadSampler()  # rollout_mode async: the next iteration's sampling
         super().setup(config)
+        self.shared_weight_bytes = share_local_runner_weights(self.env_runner_group,
+                                                              self.learner_group)
+
+    @override(Algorithm)
+    def set_state(self, state) -> None:
+        """RLlib's restore, after dropping the groups sampled ahead (``rollout_mode: async``)."""
+        self._ahead.discard(self.env_runner_group)
+        super().set_state(state)
 
     @override(Algorithm)
     def save_checkpoint(self, checkpoint_dir: str) -> None:
@@ -277,23 +290,38 @@ class IStar(Algorithm):
     @override(Algorithm)
     def training_step(self) -> None:
         runners = self.env_runner_group
+        ahead = self.config.rollout_mode == "async"
         with self.timed(M.TIMER_ROLLOUT):
-            out = self._sample_groups(runners)
+            out = self._ahead.collect(runners) if ahead else None
+            if out is None:
+                if ahead:  # a first sample: the runners start from the learner's version
+                    self._sync_policy(runners)
+                out = self._sample_groups(runners)
         episodes = [ep for _, eps, _ in out for ep in eps]
         self.metrics.aggregate([m for _, _, m in out], key=ENV_RUNNER_RESULTS)
         if not episodes:
-            raise self._no_episodes_error(runners, len(out))
+            raise no_episodes_error(runners, self.metrics, len(out),
+                                    self.config.env_runner_health_probe_timeout_s)
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
             (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)}
+        if ahead:  # the next iteration samples with the weights this update starts from
+            with self.timed(M.TIMER_WEIGHT_SYNC):
+                self._sync_policy(runners)
+            self._ahead.launch(runners)
         with self.timed(M.TIMER_LEARNER):
             results = self.learner_group.update(
                 **self._learner_data(episodes), timesteps=timesteps,
                 num_epochs=self.config.num_epochs, minibatch_size=self.config.minibatch_size,
                 shuffle_batch_per_epoch=self.config.minibatch_size is not None)
         self.metrics.aggregate(results, key=LEARNER_RESULTS)
-        with self.timed(M.TIMER_WEIGHT_SYNC):
-            runners.sync_weights(from_worker_or_learner_group=self.learner_group,
-                                 policies=[POLICY_ID], inference_only=True)
+        if not ahead:
+            with self.timed(M.TIMER_WEIGHT_SYNC):
+                self._sync_policy(runners)
+
+    def _sync_policy(self, runners) -> None:
+        """The learner's policy weights (and their version) to every env runner."""
+        runners.sync_weights(from_worker_or_learner_group=self.learner_group,
+                             policies=[POLICY_ID], inference_only=True)
 
     #: Rounds of "wait for the runners that died to be restarted, then sample on them"
     #: in one iteration (a runner that dies again after that is left for the next one).
@@ -302,24 +330,19 @@ class IStar(Algorithm):
     def _sample_groups(self, runners) -> List[tuple]:
         """``[(worker index, episodes, metrics)]`` of every runner that finished sampling.
 
-        The local runner (no remote ones) samples in this process; its errors raise
-        (env errors never do: the runner drops those trajectories, see
-        ``LLMEnvRunner.sample``). A remote runner that dies mid-sample (its process
-        exits: a RayActorError) returns nothing: with ``restart_failed_env_runners``
-        (RLlib's default) RLlib marks it unhealthy instead of raising, and Ray
-        restarts its actor (up to ``max_num_env_runner_restarts`` times). Its groups
-        are lost, so :meth:`_wait_for_restarts` waits for it and syncs it, and it
-        samples again, at most :attr:`RESAMPLE_ROUNDS` times. Only runners healthy
-        when this step began are waited for; one still down leaves the iteration
-        with fewer groups (``Algorithm`` probes it again before the next step).
+        The local runner (no remote ones) samples in this process; its errors raise (env
+        errors never do: the runner drops those trajectories, ``LLMEnvRunner.sample``).
+        A remote runner that dies mid-sample (a RayActorError) returns nothing: with
+        ``restart_failed_env_runners`` (RLlib's default) RLlib marks it unhealthy and Ray
+        restarts its actor (up to ``max_num_env_runner_restarts`` times). Its groups are
+        lost, so :meth:`_wait_for_restarts` waits for it and syncs it, and it samples
+        again, at most :attr:`RESAMPLE_ROUNDS` times. Only runners healthy when this step
+        began are waited for; one still down leaves the iteration with fewer groups.
         """
-        def sample(r):
-            return r.worker_index, r.sample(), r.get_metrics()
-
         if runners.num_remote_env_runners() == 0:
-            return runners.foreach_env_runner(sample, local_env_runner=True)
+            return runners.foreach_env_runner(sample_on_runner, local_env_runner=True)
         started = set(runners.healthy_env_runner_ids())
-        out = runners.foreach_env_runner(sample, local_env_runner=False)
+        out = runners.foreach_env_runner(sample_on_runner, local_env_runner=False)
         for _ in range(self.RESAMPLE_ROUNDS):
             lost = started - {index for index, _, _ in out}
             if not lost:
@@ -330,7 +353,7 @@ class IStar(Algorithm):
             restored = self._wait_for_restarts(runners, lost)
             if not restored:
                 break
-            out += runners.foreach_env_runner(sample, local_env_runner=False,
+            out += runners.foreach_env_runner(sample_on_runner, local_env_runner=False,
                                               remote_worker_ids=restored)
         return out
 
@@ -358,26 +381,6 @@ class IStar(Algorithm):
             if set(back) >= lost or time.monotonic() >= deadline:
                 return back
             time.sleep(0.5)
-
-    def _no_episodes_error(self, runners, num_answered: int) -> RuntimeError:
-        """The one-line error when nothing reached the learner this iteration."""
-        if num_answered == 0:
-            down = runners.num_remote_env_runners() - runners.num_healthy_remote_env_runners()
-            return RuntimeError(
-                f"no env runner returned episodes this iteration ({down} of "
-                f"{runners.num_remote_env_runners()} remote env runners down and not restored "
-                f"within env_runner_health_probe_timeout_s="
-                f"{self.config.env_runner_health_probe_timeout_s}); see the runner logs and "
-                "config.fault_tolerance(restart_failed_env_runners=..., "
-                "env_runner_health_probe_timeout_s=...)")
-        errors = self.metrics.peek((ENV_RUNNER_RESULTS, M.ENV_ERRORS), default=0)
-        groups = self.metrics.peek((ENV_RUNNER_RESULTS, M.GROUPS_DROPPED), default=0)
-        last = [e for e in runners.foreach_env_runner(
-            lambda r: getattr(r, "last_env_error", None), local_env_runner=True) if e]
-        return RuntimeError(
-            f"every trajectory of this iteration was dropped ({errors} env errors in "
-            f"reset/step; {groups} groups left with fewer than 2 trajectories); "
-            + (f"the last: {last[-1]}" if last else "see the runner log warnings"))
 
     def _learner_data(self, episodes) -> Dict[str, Any]:
         """Whole groups per learner (RLlib's own sharding slices episodes and

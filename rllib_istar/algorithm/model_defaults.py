@@ -17,7 +17,10 @@ both (last-10 success 0.93 and 0.96), and RLOO (alpha 0) learned on 3 of 3 earli
 (docs/DECISIONS.md, "Learning rates");
 ``format_warmup_steps`` teaches a random tiny model the action format before RL;
 ``max_new_tokens`` is 2 for the ``bare`` action format (one word and EOS) and 8 for
-``tags``.
+``tags``. ``gradient_checkpointing`` is on for a checkpoint: on SmolLM2-135M (the tuned
+toy YAMLs, 2 CPU cores) it took the process's peak RSS from 8.1 to 3.8 GiB for 12% more
+time per iStar iteration (25% for RLOO), and a tiny model's activations are too small
+to pay for the recompute (docs/benchmarks/cost.md "The real model's time and memory").
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ MODEL_DEFAULTS: Dict[str, Tuple[Any, Any]] = {
     "max_new_tokens": (2, 8),
     "group_size": (8, 4),
     "num_groups": (8, 4),
+    "gradient_checkpointing": (False, True),
 }
 #: a tiny model's max_new_tokens for an env whose action_format is "tags" (think + action)
 TINY_TAGS_MAX_NEW_TOKENS = 8

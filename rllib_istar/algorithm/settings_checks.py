@@ -83,6 +83,13 @@ def whole_groups_per_env_runner(config, fail: Fail) -> None:
              "each env runner samples whole groups; lower num_env_runners or raise num_groups")
 
 
+def async_rollouts_have_remote_runners(config, fail: Fail) -> None:
+    if config.rollout_mode == "async" and not config.in_evaluation and config.num_env_runners < 1:
+        fail("rollout_mode 'async' samples on remote env runners while the learner trains, "
+             "but num_env_runners is 0 (the local runner shares the learner's process); set "
+             "num_env_runners >= 1 (.env_runners(num_env_runners=1)) or rollout_mode: sync")
+
+
 def initial_reference_is_regularised(config, fail: Fail) -> None:
     if not config.estimator.prm_loss:
         return
@@ -186,6 +193,9 @@ SETTINGS_CHECKS = (
                   whole_groups_per_learner),
     SettingsCheck("whole_groups_per_env_runner", "`num_env_runners` <= `num_groups` (each "
                   "env runner samples whole groups).", whole_groups_per_env_runner),
+    SettingsCheck("async_rollouts_have_remote_runners", "`rollout_mode: async` needs "
+                  "`num_env_runners` >= 1 (the local runner shares the learner's process).",
+                  async_rollouts_have_remote_runners),
     SettingsCheck("initial_reference_is_regularised", "`prm_reference: initial` needs "
                   "`kl_coef` > 0; an `initial` reference (scoring or DPO) needs `prm_init: "
                   "null`.", initial_reference_is_regularised),

@@ -52,7 +52,9 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> StepRows:
         labelled action of each *distinct* decisive prompt (``K`` rows: ``cand_input_ids``,
         ``cand_attention_mask``, ``cand_response_mask (K, Lc)``, ``cand_label``,
         ``cand_row`` (the first step row with that prompt), ``cand_state (K,)``) and
-        ``step_state (N,) long`` (each row's decisive prompt, -1 where none).
+        ``step_state (N,) long`` (each row's decisive prompt, -1 where none);
+        where every episode records the runner's weights version
+        (``columns.POLICY_VERSION``), ``step_policy_version (N,) long``.
 
     Example: one trajectory with steps (prompt [5, 6], response [7]) and
     (prompt [5], response [8, 9]) gives ``input_ids [[5,6,7],[5,8,9]]`` and
@@ -66,6 +68,8 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> StepRows:
     traj_outcome, traj_group, traj_won = [], [], []
     step_traj, step_group, step_index, env_reward, anchor_keys, oracle = [], [], [], [], [], []
     images: List[Any] = []
+    versions: List[int] = []
+    with_versions = all(C.POLICY_VERSION in ep.custom_data for ep in episodes)
     with_images = bool(episodes) and all(C.IMAGE in ep.extra_model_outputs for ep in episodes
                                          if len(ep))
     for m, ep in enumerate(episodes):
@@ -99,6 +103,8 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> StepRows:
             step_traj.append(m)
             step_group.append(g)
             step_index.append(t)
+            if with_versions:
+                versions.append(int(ep.custom_data[C.POLICY_VERSION]))
             env_reward.append(float(rewards[t]))
             if step_images is None:
                 anchor_keys.append(observations[t])
@@ -136,6 +142,8 @@ def episodes_to_rows(episodes: Sequence[Any], pad_id: int = 0) -> StepRows:
     }
     if images:
         out[C.IMAGES] = torch.from_numpy(np.stack(images))
+    if with_versions and episodes:
+        out[C.STEP_POLICY_VERSION] = torch.tensor(versions, dtype=torch.long)
     if candidates:
         out.update(_candidate_rows(candidates, pad_id))
         out[C.STEP_STATE] = torch.tensor(step_state, dtype=torch.long)

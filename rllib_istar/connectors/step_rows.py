@@ -30,7 +30,7 @@ __all__ = ["StepRows", "STEP_COLUMNS", "TRAJECTORY_COLUMNS", "CANDIDATE_COLUMNS"
 #: Columns with one entry per env step (leading size N).
 STEP_COLUMNS = (C.INPUT_IDS, C.ATTENTION_MASK, C.RESPONSE_MASK, C.ROLLOUT_LOGP, C.STEP_TRAJ,
                 C.STEP_GROUP, C.STEP_INDEX, C.ENV_REWARD, C.STEP_ORACLE, C.ANCHOR, C.IMAGES,
-                C.STEP_STATE)
+                C.STEP_STATE, C.STEP_POLICY_VERSION)
 #: Columns with one entry per trajectory (leading size M).
 TRAJECTORY_COLUMNS = (C.TRAJ_OUTCOME, C.TRAJ_GROUP, C.TRAJ_WON)
 #: Columns with one entry per same-state candidate (leading size K).

@@ -5,7 +5,8 @@ docs/algorithm.md holds inside one learner call:
 
 1. the learner connector turns episodes into padded step rows (whole groups);
 2. pi_old log-probs are recomputed with the learner's numerics (the gap to the
-   rollout log-probs is logged);
+   rollout log-probs is logged), under the weights that sampled each row
+   (``rollout_mode: async``: one version back, ``behaviour_policy.py``);
 3. PRM phase (iStar: trajectory DPO, §2; PRIME: cross-entropy): with its own
    optimizer, ``prm_epochs`` steps, in micro-batches with exact gradient
    accumulation; scoring before (``prm_update: after``) or after (``before``)
@@ -34,15 +35,25 @@ from rllib_istar import columns as C
 from rllib_istar import metrics as M
 from rllib_istar.connectors.step_rows import StepRows
 from rllib_istar.core import policy_losses, step_rewards
-from rllib_istar.learner.estimator_tables import compute_advantages, normalised_step_rewards
+from rllib_istar.learner.behaviour_policy import BehaviourPolicy, policy_lag
+from rllib_istar.learner.estimator_tables import (
+    compute_advantages,
+    normalised_step_rewards,
+)
 from rllib_istar.learner.initial_policy import InitialPolicy
 from rllib_istar.learner.microbatches import Microbatcher
 from rllib_istar.learner.policy_microbatches import PolicyMicrobatchUpdate
 from rllib_istar.learner.pooled_credit import credit_metrics, step_signals
-from rllib_istar.learner.prm_phase import PRMPhase, PRMScores, PRMSettings, candidate_rows
+from rllib_istar.learner.prm_phase import (
+    PRMPhase,
+    PRMScores,
+    PRMSettings,
+    candidate_rows,
+)
 from rllib_istar.learner.prm_replay import PRMReplay
 from rllib_istar.learner.same_state_credit import same_state_metrics
 from rllib_istar.learner.shuffle_seed import seeded_global_numpy
+from rllib_istar.lm.shared_weights import share_frozen_weights
 from rllib_istar.rl_modules.specs import POLICY_ID, PRM_ID
 
 #: Key of the PRM replay (``prm_replay.py``) in the learner's state.
@@ -77,6 +88,12 @@ class IStarTorchLearner(TorchLearner):
             prm = self._plain(PRM_ID) if PRM_ID in self.module else None
             self._initial = InitialPolicy(self._plain(POLICY_ID), prm,
                                           prm_shares_init=cfg.prm_init is None)
+        # LoRA policy and PRM over one checkpoint: its frozen base held once
+        self.shared_weight_bytes = (share_frozen_weights(self._plain(PRM_ID), self._plain(POLICY_ID))
+                                    if PRM_ID in self.module else 0)
+        # async rollouts: the weights the next batch is sampled with, kept for its pi_old
+        self._behaviour = (BehaviourPolicy(self._plain(POLICY_ID))
+                           if cfg.rollout_mode == "async" else None)
 
     def _plain(self, module_id: str):
         return self.module[module_id].unwrapped()
@@ -189,6 +206,8 @@ class IStarTorchLearner(TorchLearner):
         if cfg.kl_coef > 0:
             columns[C.REF_LOGP] = init_logp
         batch = MultiAgentBatch({POLICY_ID: SampleBatch(columns)}, env_steps=len(old_logp))
+        if self._behaviour is not None:  # the runners sample the next batch with these weights
+            self._behaviour.remember(self._weights_seq_no)
         no_reduce = kwargs.pop("_no_metrics_reduce", False)
         lifetime = (timesteps or {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME)
         with self.timed(M.TIMER_POLICY_UPDATE), seeded_global_numpy(self.config.seed, lifetime):
@@ -251,15 +270,44 @@ class IStarTorchLearner(TorchLearner):
 
     # --------------------------------------------------------------- phases
     def _old_logp(self, rows) -> torch.Tensor:
+        """pi_old ``(N, L)``: the rollout log-probs, or (``recompute_old_logp``) the
+        learner's recomputation under the weights that sampled each row; logs the gap and,
+        with ``rollout_mode: async``, the rows' policy lag."""
         mask = rows[C.RESPONSE_MASK]
         rollout = rows[C.ROLLOUT_LOGP]
+        if self._behaviour is not None:
+            self._log_policy_lag(rows)
         if not self.config.recompute_old_logp:
             return rollout
-        learner = self.microbatcher.chunked_logp(self._plain(POLICY_ID).token_logprobs, rows)
+        learner = self._behaviour_logp(rows, rows)
         gap = (learner - rollout).abs()[mask.bool()]
         if gap.numel():
             self._log(POLICY_ID, {M.LOGP_GAP: float(gap.mean()), M.LOGP_GAP_MAX: float(gap.max())})
         return learner
+
+    def _behaviour_logp(self, rows, scored) -> torch.Tensor:
+        """No-grad log-probs of ``scored`` (rows of ``rows``, or its candidates) under the
+        policy that sampled them: the live policy, or with ``rollout_mode: async`` the kept
+        weights of the version each row records."""
+        logp_fn = self._plain(POLICY_ID).token_logprobs
+        if self._behaviour is None:
+            return self.microbatcher.chunked_logp(logp_fn, scored)
+        versions = rows[C.STEP_POLICY_VERSION]
+        if scored is not rows:  # candidates: the version of the step row they share a prompt with
+            versions = versions[rows[C.CAND_ROW]]
+        return self._behaviour.logp(self.microbatcher.chunked_logp, logp_fn, scored, versions,
+                                    self._weights_seq_no)
+
+    def _log_policy_lag(self, rows) -> None:
+        lag = policy_lag(rows, self._weights_seq_no)
+        if lag is None:
+            raise RuntimeError(
+                "rollout_mode 'async' needs the weights version of every episode "
+                f"(custom_data[{C.POLICY_VERSION!r}], which LLMEnvRunner records); a custom "
+                "env runner must record it too, or use rollout_mode: sync")
+        if len(lag):
+            self._log(POLICY_ID, {M.POLICY_LAG: float(lag.float().mean()),
+                                  M.POLICY_LAG_MAX: float(lag.max())})
 
     # -------------------------------------------------------------- helpers
     def _credit_metrics(self, rows, advantages, scores: Optional[PRMScores],
@@ -280,7 +328,7 @@ class IStarTorchLearner(TorchLearner):
             sampled[M.CREDIT_SAMPLED_STEP_ADV] = signals["step_adv"]
         chunked = self.microbatcher.chunked_logp
         out.update(same_state_metrics(
-            rows, cand_old_logp=chunked(self._plain(POLICY_ID).token_logprobs, cands),
+            rows, cand_old_logp=self._behaviour_logp(rows, cands),
             cand_init_logp=(None if self._initial is None
                             else chunked(self._initial.token_logprobs, cands)),
             cand_prm_logp=scores.cand_prm_logp if scores is not None else None,

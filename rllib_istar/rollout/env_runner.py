@@ -247,7 +247,8 @@ class LLMEnvRunner(EnvRunner, Checkpointable):
             for _ in range(group_size):
                 episode = SingleAgentEpisode()
                 episode.custom_data.update({C.GROUP_ID: group_id, C.TRAJ_ID: episode.id_,
-                                            C.TASK_SEED: seed})
+                                            C.TASK_SEED: seed,
+                                            C.POLICY_VERSION: self._weights_seq_no})
                 this_slot, slot = slot, slot + 1
                 try:
                     env = self._pooled_env(this_slot)

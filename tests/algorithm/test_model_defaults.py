@@ -15,9 +15,11 @@ from rllib_istar.algorithm.model_defaults import (
 
 TOY = "rllib_istar/KeyCorridor-v0"
 TINY = {"lr": 1e-3, "prm_lr": 3e-4, "num_epochs": 3, "step_advantage_weight": 0.03,
-        "format_warmup_steps": 150, "max_new_tokens": 2, "group_size": 8, "num_groups": 8}
+        "format_warmup_steps": 150, "max_new_tokens": 2, "group_size": 8, "num_groups": 8,
+        "gradient_checkpointing": False}
 PAPER = {"lr": 1e-6, "prm_lr": 1e-6, "num_epochs": 1, "step_advantage_weight": 1.0,
-         "format_warmup_steps": 0, "max_new_tokens": 8, "group_size": 4, "num_groups": 4}
+         "format_warmup_steps": 0, "max_new_tokens": 8, "group_size": 4, "num_groups": 4,
+         "gradient_checkpointing": True}
 
 
 def test_every_model_default_knob_starts_as_auto():
@@ -95,6 +97,15 @@ def test_rllib_train_prints_the_defaults_once_and_not_for_a_tuned_file():
     (line,) = model_default_lines(flags)
     assert line.startswith("defaults for the tiny model 'tiny': lr 0.001, prm_lr 0.0003")
     assert model_default_lines(experiments_from_file("tuned_examples/toy_istar_cpu.yaml")) == []
+
+
+def test_module_specs_read_gradient_checkpointing_as_validate_would():
+    """An unresolved "auto" is a non-empty string: read raw it would turn checkpointing on
+    for a tiny model too."""
+    spec = IStarConfig().environment(TOY).policy_module_spec()
+    assert spec.model_config["gradient_checkpointing"] is False
+    spec = IStarConfig().environment(TOY).training(gradient_checkpointing=True).policy_module_spec()
+    assert spec.model_config["gradient_checkpointing"] is True
 
 
 def test_parts_built_without_validate_read_auto_as_validate_would():

@@ -113,3 +113,18 @@ def test_prm_phase_cost_runs_and_reports_each_ratio(tmp_path):
         assert {"forward_backward_s", "scoring_forward_s", "phase_before_s", "phase_after_s",
                 "ratio_before", "ratio_after"} <= set(row)
         assert row["ratio_before"] > 0 and row["ratio_after"] > 0
+
+
+def test_async_rollouts_smoke(tmp_path):
+    out = tmp_path / "async"
+    proc = _run("async_rollouts", "--smoke", "--out-dir", str(out))
+    with open(out / "async_rollouts.json") as f:
+        data = json.load(f)
+    assert {"learning/sync/seed0", "learning/async/seed0", "timing/1runners/sync/rep0",
+            "timing/1runners/async/rep0", "timing/2runners/sync/rep0",
+            "timing/2runners/async/rep0"} <= set(data["runs"])
+    for key in ("learning/sync/seed0", "learning/async/seed0"):
+        assert data["runs"][key]["history"][-1]["env_steps"] > 0
+    tables = (out / "async_rollouts.md").read_text()
+    assert "| async |" in tables and "model, a core per process" in tables
+    assert "async / sync wall per env step" in proc.stdout
