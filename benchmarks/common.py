@@ -91,6 +91,20 @@ def machine_info() -> Dict[str, Any]:
     return info
 
 
+def rss_mb() -> float:
+    """This process's resident set now, MiB."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far, MiB (``ru_maxrss`` is KiB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def load_avg() -> List[float]:
     try:
         return [round(x, 2) for x in os.getloadavg()]

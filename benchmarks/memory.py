@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 from typing import Any, Dict, List
@@ -23,16 +22,6 @@ from benchmarks.stats import median
 
 MODES = ("rloo", "full", "lora")
 RESULT_PREFIX = "MEMORY_RESULT "
-
-
-def _rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def memory_worker(mode: str, model: str, smoke: bool) -> Dict[str, Any]:
@@ -56,14 +45,14 @@ def memory_worker(mode: str, model: str, smoke: bool) -> Dict[str, Any]:
     import gc
 
     gc.collect()
-    base_rss, base_max = _rss_mb(), _maxrss_mb()
+    base_rss, base_max = common.rss_mb(), common.peak_rss_mb()
     text = gym.spaces.Text(1)
     learner = cfg.build_learner(spaces={"default_policy": (text, text), "prm": (text, text)})
-    built_rss = _rss_mb()
+    built_rss = common.rss_mb()
     for _ in range(2):
         learner.update(episodes=episodes, num_epochs=1, minibatch_size=None,
                        timesteps={"num_env_steps_sampled_lifetime": 0})
-    after_rss, peak = _rss_mb(), _maxrss_mb()
+    after_rss, peak = common.rss_mb(), common.peak_rss_mb()
     params = {mid: sum(p.numel() for p in learner.module[mid].parameters())
               for mid in learner.module.keys()}
     trainable = {mid: sum(p.numel() for p in learner.module[mid].parameters() if p.requires_grad)

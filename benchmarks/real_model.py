@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -86,7 +85,7 @@ SIZES = {
 # ------------------------------------------------------------------ measuring
 def peak_rss_gib() -> float:
     """This process's peak resident set so far (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return common.peak_rss_mb() / 1024
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> List[float]:

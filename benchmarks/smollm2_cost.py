@@ -48,12 +48,6 @@ VARIANTS: Dict[str, tuple] = {
 }
 
 
-def _rss_gib() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**30
-
-
 def one_variant(name: str, iterations: int, threads: int) -> Dict[str, Any]:
     """In this (fresh) process: build the variant, one warm iteration, then ``iterations``."""
     import torch
@@ -68,11 +62,11 @@ def one_variant(name: str, iterations: int, threads: int) -> Dict[str, Any]:
     method, overrides = VARIANTS[name]
     config = example_config("toy", method, 0, overrides)
     prepare_policy_model(config)  # cached: built once, before any run
-    baseline = _rss_gib()
+    baseline = common.rss_mb() / 1024
     t0 = time.perf_counter()
     algo = config.build_algo()
     build_s = time.perf_counter() - t0
-    built_rss = _rss_gib()
+    built_rss = common.rss_mb() / 1024
     shared = {"algorithm": getattr(algo, "shared_weight_bytes", 0)}
     shared["learner"] = learner_call(algo, lambda learner: getattr(learner, "shared_weight_bytes", 0))[0]
     iters = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from typing import Any, Dict, List
@@ -51,7 +50,7 @@ def example_config(env: str, method: str, seed: int, overrides: Dict[str, Any] =
 
 
 def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return common.peak_rss_mb() / 1024
 
 
 def phase_seconds(algo) -> Dict[str, float]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -30,16 +29,6 @@ from benchmarks.settings import RESULTS_DIR, ROOT
 YAML = os.path.join(ROOT, "tuned_examples", "toy_istar_cpu.yaml")
 # --smoke: the same YAML on a small budget, so the mechanics run in well under a minute
 SMOKE = dict(format_warmup_steps=10, group_size=2, num_groups=2, num_epochs=1)
-
-
-def rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def toy_config(smoke: bool, seed: int):
@@ -106,7 +95,7 @@ def run(args) -> Dict[str, Any]:
                 while len(kept) > 2:  # as Tune's num_to_keep would
                     shutil.rmtree(kept.pop(0), ignore_errors=True)
             if it % args.record_every == 0 or it == args.iterations:
-                rec = {"iteration": it, "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(),
+                rec = {"iteration": it, "rss_mb": common.rss_mb(), "peak_rss_mb": common.peak_rss_mb(),
                        "iter_s_mean": statistics.mean(times), "iter_s_max": max(times),
                        "success_rate": float(result.get("env_runners", {}).get(
                            "success_rate", float("nan"))),

@@ -35,11 +35,6 @@ class AheadSampler:
     def __init__(self):
         self._in_flight = 0
 
-    @property
-    def in_flight(self) -> int:
-        """How many runners are sampling for the next iteration."""
-        return self._in_flight
-
     def launch(self, runners) -> None:
         """Start ``sample()`` on every healthy remote runner of ``runners`` (an
         ``EnvRunnerGroup``) and return at once."""

@@ -48,11 +48,6 @@ class BehaviourPolicy:
         self._version: Optional[int] = None
         self._saved: Dict[str, torch.Tensor] = {}
 
-    @property
-    def version(self) -> Optional[int]:
-        """The version whose weights are kept (None before the first :meth:`remember`)."""
-        return self._version
-
     def remember(self, version: int) -> None:
         """Keep a copy of the live trainable parameters as ``version`` (replaces the
         previous copy). Call at the start of an update, before anything changes them."""
